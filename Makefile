@@ -1,0 +1,121 @@
+# tcproutec: build, test, install.
+#
+#   make            build ./tcproutec
+#   make test       everything the README and CI run
+#   make deps       install the Debian packages the build and tests need
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make golden-update / errors-update   regenerate expected files for review
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+DATADIR   ?= $(PREFIX)/share/tcproutec
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+
+CC        ?= cc
+BISON     ?= bison
+FLEX      ?= flex
+B         := build
+
+WARN      := -Wall -Wextra -Werror
+CFLAGS    ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
+             -I$(B) -Icompiler \
+             -DTRC_VERSION='"$(VERSION)"' -DTRC_STDLIB_DIR='"$(DATADIR)"'
+LDLIBS    ?=
+
+LIB_SRCS  := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/lexer.o
+HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
+
+.PHONY: all test check unit golden errors kernel trace lint-man deps install \
+        uninstall clean golden-update errors-update asan
+
+all: tcproutec
+
+$(B):
+	@mkdir -p $(B)
+
+# One bison run makes both files, even under -j.
+$(B)/parser.c $(B)/parser.h &: grammar/parser.y | $(B)
+	$(BISON) -Wall -Werror -o $(B)/parser.c --header=$(B)/parser.h $<
+
+$(B)/lexer.c $(B)/lexer.h &: grammar/lexer.l | $(B)
+	$(FLEX) --header-file=$(B)/lexer.h -o $(B)/lexer.c $<
+
+$(B)/%.o: compiler/%.c $(HDRS) | $(B)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/parser.o: $(B)/parser.c $(HDRS)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/lexer.o: $(B)/lexer.c $(HDRS)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libtrc.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+tcproutec: $(B)/main.o $(B)/libtrc.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: one cmocka binary per module.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
+
+$(B)/unit/%: tests/unit/%.c $(B)/libtrc.a $(HDRS)
+	@mkdir -p $(B)/unit
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libtrc.a -lcmocka $(LDLIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+golden: tcproutec
+	tests/run-golden.sh
+
+errors: tcproutec
+	tests/run-errors.sh
+
+kernel: tcproutec
+	tests/kernel/run.sh
+
+trace: tcproutec
+	tests/trace/run.sh
+
+lint-man:
+	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
+
+test: all unit golden errors lint-man kernel trace
+
+check: test
+
+golden-update: tcproutec
+	tests/run-golden.sh --update
+
+errors-update: tcproutec
+	tests/run-errors.sh --update
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) B=build/asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    LDFLAGS='-fsanitize=address,undefined' tcproutec-asan
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$(grep -v '^#' tools/deps.txt)
+
+install: tcproutec
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 tcproutec $(DESTDIR)$(BINDIR)/tcproutec
+	install -m 644 stdlib/*.tr $(DESTDIR)$(DATADIR)/
+	install -m 644 man/tcproutec.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/tcproutec.tr.5 $(DESTDIR)$(MANDIR)/man5/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tcproutec $(DESTDIR)$(MANDIR)/man1/tcproutec.1 \
+	      $(DESTDIR)$(MANDIR)/man5/tcproutec.tr.5
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf $(B) build tcproutec

@@ -1,0 +1,277 @@
+/* main.c: the tcproutec command. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "emit_ipt.h"
+#include "out.h"
+#include "parse.h"
+#include "sema.h"
+
+enum target { T_IPTABLES, T_IP6TABLES, T_NFT };
+
+struct options {
+	enum target target;
+	const char *output;
+	const char *input;
+	bool check;
+	int color;            /* -1 auto, 0 never, 1 always */
+	struct vec includes;  /* const char * */
+	struct vec defines;   /* const char *, NAME=VALUE */
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: tcproutec [OPTIONS] FILE.tr\n"
+	      "Compile TCP/UDP load-balancing routes into a netfilter ruleset.\n"
+	      "\n"
+	      "  -t, --target TARGET   iptables (default; rules.v4 format)\n"
+	      "  -o, --output FILE     write FILE atomically instead of stdout\n"
+	      "  -I DIR                add DIR to the include search path\n"
+	      "  -D NAME=VALUE         override the source's define NAME\n"
+	      "      --check           parse and check only; write nothing\n"
+	      "  -W error              treat warnings as errors\n"
+	      "  -W no-NAME            turn off warning NAME (unused-define,\n"
+	      "                        duplicate-server)\n"
+	      "      --color=WHEN      colour diagnostics: auto, always, never\n"
+	      "  -h, --help            show this help\n"
+	      "  -V, --version         show the version\n"
+	      "\n"
+	      "FILE may be - for standard input. Exit status: 0 compiled,\n"
+	      "1 errors in the source, 2 usage or I/O error.\n"
+	      "See tcproutec(1) and tcproutec.tr(5).\n", f);
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+	fputs("tcproutec: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry 'tcproutec --help' for more information.\n", stderr);
+	exit(2);
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+	if (n == 0 || n > 64 || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') ||
+				  (s[0] >= 'a' && s[0] <= 'z')))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = s[i];
+		if (!(c == '_' || c == '-' || (c >= 'A' && c <= 'Z') ||
+		      (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return false;
+	}
+	return true;
+}
+
+static void parse_args(int argc, char **argv, struct options *o,
+		       struct diag_ctx *d)
+{
+	enum { OPT_CHECK = 256, OPT_COLOR };
+	static const struct option longopts[] = {
+		{"target", required_argument, NULL, 't'},
+		{"output", required_argument, NULL, 'o'},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"color", optional_argument, NULL, OPT_COLOR},
+		{"colour", optional_argument, NULL, OPT_COLOR},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:o:I:D:W:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (strcmp(optarg, "iptables") == 0)
+				o->target = T_IPTABLES;
+			else if (strcmp(optarg, "ip6tables") == 0)
+				o->target = T_IP6TABLES;
+			else if (strcmp(optarg, "nft") == 0)
+				o->target = T_NFT;
+			else
+				die_usage("unknown target '%s' (iptables, ip6tables or nft)", optarg);
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'I':
+			vec_push(&o->includes, optarg);
+			break;
+		case 'D': {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || !valid_name(optarg, (size_t)(eq - optarg)))
+				die_usage("-D wants NAME=VALUE with a valid name, not '%s'", optarg);
+			/* One define, on one line: nothing else may ride along. */
+			if (strpbrk(eq + 1, "\n\r;#"))
+				die_usage("-D value may not contain a newline, ';' or '#': '%s'",
+					  optarg);
+			vec_push(&o->defines, optarg);
+			break;
+		}
+		case 'W':
+			if (strcmp(optarg, "error") == 0)
+				diag_set_werror(d, true);
+			else if (strcmp(optarg, "no-error") == 0)
+				diag_set_werror(d, false);
+			else if (strncmp(optarg, "no-", 3) == 0 ?
+					 !diag_set_warning(d, optarg + 3, false) :
+					 !diag_set_warning(d, optarg, true))
+				die_usage("unknown warning option '-W %s'", optarg);
+			break;
+		case OPT_CHECK:
+			o->check = true;
+			break;
+		case OPT_COLOR:
+			if (!optarg || strcmp(optarg, "always") == 0)
+				o->color = 1;
+			else if (strcmp(optarg, "never") == 0)
+				o->color = 0;
+			else if (strcmp(optarg, "auto") == 0)
+				o->color = -1;
+			else
+				die_usage("--color wants auto, always or never, not '%s'", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("tcproutec %s\n", TRC_VERSION);
+			exit(0);
+		case ':':
+			die_usage("option '%s' needs an argument", argv[optind - 1]);
+			break;
+		default:
+			die_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		die_usage("%s", "no input file (use - for standard input)");
+	if (optind + 1 < argc)
+		die_usage("only one input file, but '%s' follows", argv[optind + 1]);
+	o->input = argv[optind];
+}
+
+/* The stdlib of the source tree when run from it, else the installed one. */
+static char *find_stdlib(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char cand[PATH_MAX + 32];
+			snprintf(cand, sizeof(cand), "%s/stdlib/services.tr", exe);
+			struct stat st;
+			if (stat(cand, &st) == 0) {
+				snprintf(cand, sizeof(cand), "%s/stdlib", exe);
+				return xstrdup(cand);
+			}
+		}
+	}
+	return xstrdup(TRC_STDLIB_DIR);
+}
+
+static bool use_color(int opt)
+{
+	if (opt >= 0)
+		return opt == 1;
+	const char *no = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+	return isatty(STDERR_FILENO) && !(no && *no) && !(term && strcmp(term, "dumb") == 0);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.target = T_IPTABLES, .output = "-", .color = -1};
+	struct diag_ctx *d = diag_new();
+	parse_args(argc, argv, &o, d);
+	bool color = use_color(o.color);
+
+	if (o.target != T_IPTABLES) {
+		fprintf(stderr, "tcproutec: target '%s' is not supported yet\n",
+			o.target == T_NFT ? "nft" : "ip6tables");
+		return 2;
+	}
+
+	struct src_set srcs;
+	src_set_init(&srcs);
+	for (size_t i = 0; i < o.includes.len; i++)
+		src_add_dir(&srcs, o.includes.items[i]);
+	src_add_path_list(&srcs, getenv("TCPROUTEC_PATH"));
+	char *stdlib = find_stdlib();
+	src_add_dir(&srcs, stdlib);
+	srcs.stdlib_dir = srcs.dirs.items[srcs.dirs.len - 1];
+	free(stdlib);
+
+	struct arena *arena = arena_new();
+	struct ast_file file = {0}, overrides = {0};
+	struct parse_ctx pc = {.arena = arena, .diag = d, .srcs = &srcs};
+
+	/* -D values are parsed by the grammar itself, as a define line. */
+	pc.out = &overrides;
+	for (size_t i = 0; i < o.defines.len; i++) {
+		const char *def = o.defines.items[i];
+		const char *eq = strchr(def, '=');
+		char *text = arena_printf(arena, "define %.*s = %s\n", (int)(eq - def),
+					  def, eq + 1);
+		struct src_file *f = src_from_string(&srcs, "<command line>", text);
+		struct ast_stmt *before = overrides.last;
+		parse_file(&pc, f);
+		struct ast_stmt *added = before ? before->next : overrides.first;
+		if (diag_errors(d) == 0 && (!added || added->next))
+			diag_error(d, (struct loc){f, 1, 1, 1, 1},
+				   "-D %s is not one define", def);
+	}
+
+	int status = 0;
+	struct src_file *main_file;
+	bool again;
+	int errnum;
+	const char *display = strcmp(o.input, "-") == 0 ? "<stdin>" : o.input;
+	enum src_status st = src_load(&srcs, o.input, display, &main_file, &again, &errnum);
+	if (st != SRC_OK) {
+		fprintf(stderr, "tcproutec: cannot read %s: %s\n", o.input,
+			src_status_str(st, errnum));
+		status = 2;
+		goto done;
+	}
+	pc.out = &file;
+	parse_file(&pc, main_file);
+
+	struct model *m = NULL;
+	if (diag_errors(d) == 0) {
+		const char *base = strcmp(o.input, "-") == 0 ? "stdin" : main_file->base;
+		m = sema_run(arena, d, &file, &overrides, base);
+	}
+	diag_print(d, stderr, color);
+	if (!m) {
+		status = 1;
+		goto done;
+	}
+	if (!o.check) {
+		struct buf out;
+		buf_init(&out);
+		emit_ipt(m, &out);
+		char err[512];
+		if (!out_write(o.output, &out, err, sizeof(err))) {
+			fprintf(stderr, "tcproutec: %s\n", err);
+			status = 2;
+		}
+		buf_free(&out);
+	}
+done:
+	arena_free(arena);
+	src_set_free(&srcs);
+	diag_free(d);
+	vec_free(&o.includes);
+	vec_free(&o.defines);
+	return status;
+}

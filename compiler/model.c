@@ -1,0 +1,23 @@
+/* model.c: small helpers over the resolved model. */
+#include "model.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+
+void model_addr_str(const struct m_addr *a, char out[64])
+{
+	if (a->family == 6)
+		inet_ntop(AF_INET6, a->bytes, out, 64);
+	else
+		snprintf(out, 64, "%u.%u.%u.%u", a->bytes[0], a->bytes[1],
+			 a->bytes[2], a->bytes[3]);
+}
+
+unsigned long model_active_weight(const struct m_route *r)
+{
+	unsigned long w = 0;
+	for (size_t i = 0; i < r->nservers; i++)
+		if (!r->servers[i].drain)
+			w += r->servers[i].weight;
+	return w;
+}

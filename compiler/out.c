@@ -1,0 +1,72 @@
+/* out.c: see out.h. */
+#include "out.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+bool out_write(const char *path, const struct buf *b, char *err, size_t errlen)
+{
+	if (strcmp(path, "-") == 0) {
+		if (!write_all(STDOUT_FILENO, b->data ? b->data : "", b->len)) {
+			snprintf(err, errlen, "cannot write to standard output: %s",
+				 strerror(errno));
+			return false;
+		}
+		return true;
+	}
+	/* The temporary file must be in the target's directory for rename(2)
+	 * to be atomic. */
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+	const char *base = slash ? slash + 1 : path;
+	char *tmp = xmalloc(dirlen + strlen(base) + 32);
+	snprintf(tmp, dirlen + strlen(base) + 32, "%.*s.%s.tmpXXXXXX", (int)dirlen,
+		 path, base);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a temporary file for %s: %s",
+			 path, strerror(errno));
+		free(tmp);
+		return false;
+	}
+	mode_t mask = umask(0);
+	umask(mask);
+	bool ok = fchmod(fd, 0666 & ~mask) == 0 &&
+		  write_all(fd, b->data ? b->data : "", b->len) &&
+		  fsync(fd) == 0;
+	int saved = errno;
+	if (close(fd) != 0 && ok) {
+		ok = false;
+		saved = errno;
+	}
+	if (ok && rename(tmp, path) != 0) {
+		ok = false;
+		saved = errno;
+	}
+	if (!ok) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(saved));
+		unlink(tmp);
+	}
+	free(tmp);
+	return ok;
+}

@@ -1,0 +1,31 @@
+/* parse.h: from source files to one AST, includes spliced in place. */
+#ifndef TRC_PARSE_H
+#define TRC_PARSE_H
+
+#include "ast.h"
+#include "diag.h"
+#include "src.h"
+
+struct parse_ctx {
+	struct arena *arena;
+	struct diag_ctx *diag;
+	struct src_set *srcs;
+	struct ast_file *out;   /* statements are appended here */
+	int depth;              /* include nesting */
+};
+
+/* Parses f (and what it includes) into ctx->out. Errors go to ctx->diag. */
+void parse_file(struct parse_ctx *ctx, struct src_file *f);
+
+/* Checks the bytes of f before lexing: NUL bytes, invalid UTF-8 and lines
+ * longer than SRC_MAX_LINE_LEN. Returns false (with diagnostics) if bad. */
+bool parse_check_bytes(struct parse_ctx *ctx, const struct src_file *f);
+
+/* Called by the grammar for `include "NAME"`. */
+void parse_include(struct parse_ctx *ctx, struct loc loc, const char *name,
+		   struct loc name_loc);
+
+/* Appends a statement to ctx->out. */
+void parse_append(struct parse_ctx *ctx, struct ast_stmt *s);
+
+#endif

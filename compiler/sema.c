@@ -1,0 +1,933 @@
+/* sema.c: resolves and checks the AST into the model.
+ *
+ * Pass 1 collects the names (defines, routes, the defaults block, the
+ * policy) so that defines may be used before the line that makes them.
+ * Pass 2 builds each route. Pass 3 checks what spans routes: overlapping
+ * listeners, chain names, snat classes. Each error points at the token. */
+#include "sema.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+
+#define MAX_WEIGHT 1000u
+#define MAX_SERVERS 100000u     /* per route, after set expansion */
+#define MAX_RR_SLOTS 65536ul    /* roundrobin rules per route and protocol */
+#define MAX_VAR_DEPTH 64
+
+struct def {
+	const struct ast_stmt *stmt;
+	bool used;
+	bool resolving;          /* on the resolution stack: a cycle */
+	bool from_cmdline;       /* -D */
+	bool matched;            /* -D: the source defines it too */
+	const struct ast_stmt *shadowed;  /* the source define a -D replaced */
+};
+
+struct sema {
+	struct arena *a;
+	struct diag_ctx *d;
+	/* Open-addressed table of defines, by name. */
+	struct def **defs;
+	size_t defs_cap, ndefs;
+	const struct ast_stmt *defaults;
+	const struct ast_stmt *policy;
+	struct model *m;
+};
+
+/* ---- names ------------------------------------------------------------ */
+
+static size_t def_slot(const struct sema *s, const char *name)
+{
+	size_t i = fnv1a32(name) & (s->defs_cap - 1);
+	while (s->defs[i] && strcmp(s->defs[i]->stmt->name, name) != 0)
+		i = (i + 1) & (s->defs_cap - 1);
+	return i;
+}
+
+static struct def *def_find(const struct sema *s, const char *name)
+{
+	return s->defs_cap ? s->defs[def_slot(s, name)] : NULL;
+}
+
+static void def_grow(struct sema *s)
+{
+	size_t old_cap = s->defs_cap;
+	struct def **old = s->defs;
+	s->defs_cap = old_cap ? old_cap * 2 : 64;
+	s->defs = ARENA_ARRAY(s->a, struct def *, s->defs_cap);
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i])
+			s->defs[def_slot(s, old[i]->stmt->name)] = old[i];
+}
+
+static struct def *def_add(struct sema *s, const struct ast_stmt *st)
+{
+	if ((s->ndefs + 1) * 2 > s->defs_cap)
+		def_grow(s);
+	struct def *d = ARENA_NEW(s->a, struct def);
+	d->stmt = st;
+	s->defs[def_slot(s, st->name)] = d;
+	s->ndefs++;
+	return d;
+}
+
+/* The define whose name is nearest to `name`, for "did you mean". */
+static const char *nearest_def(const struct sema *s, const char *name)
+{
+	const char *best = NULL;
+	unsigned best_d = 3;
+	for (size_t i = 0; i < s->defs_cap; i++) {
+		if (!s->defs[i])
+			continue;
+		const char *cand = s->defs[i]->stmt->name;
+		unsigned dist = levenshtein(name, cand);
+		if (dist < best_d && dist * 3 <= strlen(cand) &&
+		    (!best || dist < best_d || strcmp(cand, best) < 0)) {
+			best_d = dist;
+			best = cand;
+		}
+	}
+	return best;
+}
+
+static void not_yet(struct sema *s, struct loc loc, const char *what)
+{
+	diag_error(s->d, loc, "%s is not supported yet", what);
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+/* Follows $name references to the value they stand for. Returns NULL after
+ * reporting an undefined name or a cycle. */
+static const struct ast_val *deref(struct sema *s, const struct ast_val *v)
+{
+	const struct ast_val *use = v;
+	struct def *stack[MAX_VAR_DEPTH];
+	int depth = 0;
+	const struct ast_val *result = NULL;
+	while (v && v->kind == AV_VAR) {
+		struct def *d = def_find(s, v->text);
+		if (!d) {
+			const char *near = nearest_def(s, v->text);
+			if (near)
+				diag_error(s->d, v->loc, "'$%s' is not defined; did you mean '$%s'?",
+					   v->text, near);
+			else
+				diag_error(s->d, v->loc, "'$%s' is not defined", v->text);
+			goto out;
+		}
+		d->used = true;
+		if (d->resolving || depth == MAX_VAR_DEPTH) {
+			diag_error(s->d, d->stmt->name_loc,
+				   "define '%s' refers to itself", d->stmt->name);
+			goto out;
+		}
+		d->resolving = true;
+		stack[depth++] = d;
+		v = d->stmt->value;
+	}
+	result = v;
+out:
+	while (depth > 0)
+		stack[--depth]->resolving = false;
+	(void)use;
+	return result;
+}
+
+static const char *kind_name(enum ast_val_kind k)
+{
+	switch (k) {
+	case AV_NUMBER: return "a number";
+	case AV_RANGE: return "a port range";
+	case AV_ADDR: return "an address";
+	case AV_SET: return "a set";
+	case AV_VAR: return "a name";
+	case AV_ANY: return "'*'";
+	case AV_DURATION: return "a duration";
+	}
+	return "a value";
+}
+
+/* Reports that `use` (as written) resolved to the wrong kind of value. */
+static void wrong_kind(struct sema *s, const struct ast_val *use,
+		       const struct ast_val *got, const char *wanted)
+{
+	if (use->kind == AV_VAR) {
+		diag_error(s->d, use->loc, "'$%s' is %s, expected %s", use->text,
+			   kind_name(got->kind), wanted);
+		if (def_find(s, use->text))
+			diag_note(s->d, got->loc, "'$%s' is defined here", use->text);
+	} else {
+		diag_error(s->d, use->loc, "expected %s, found %s", wanted,
+			   kind_name(got->kind));
+	}
+}
+
+/* Decimal digits to an integer in [min, max]. */
+static bool eval_uint(struct sema *s, const struct ast_val *v, unsigned long min,
+		      unsigned long max, const char *what, unsigned long *out)
+{
+	const char *t = v->text;
+	unsigned long n = 0;
+	bool overflow = false;
+	for (; *t; t++) {
+		if (n > (max + 9) / 10 + 1000000)
+			overflow = true;
+		else
+			n = n * 10 + (unsigned long)(*t - '0');
+	}
+	if (overflow || n < min || n > max) {
+		diag_error(s->d, v->loc, "%s %s is out of range (%lu-%lu)", what,
+			   v->text, min, max);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+static bool eval_number(struct sema *s, const struct ast_val *use,
+			unsigned long min, unsigned long max, const char *what,
+			unsigned long *out)
+{
+	const struct ast_val *v = deref(s, use);
+	if (!v)
+		return false;
+	if (v->kind != AV_NUMBER) {
+		char wanted[64];
+		snprintf(wanted, sizeof(wanted), "a %s", what);
+		wrong_kind(s, use, v, wanted);
+		return false;
+	}
+	return eval_uint(s, v, min, max, what, out);
+}
+
+/* A port or, where allowed, a range LOW-HIGH. */
+static bool eval_port(struct sema *s, const struct ast_val *use, bool allow_range,
+		      uint16_t *lo, uint16_t *hi)
+{
+	const struct ast_val *v = deref(s, use);
+	if (!v)
+		return false;
+	unsigned long a, b;
+	if (v->kind == AV_NUMBER) {
+		if (!eval_uint(s, v, 1, 65535, "port", &a))
+			return false;
+		*lo = *hi = (uint16_t)a;
+		return true;
+	}
+	if (v->kind == AV_RANGE) {
+		if (!allow_range) {
+			diag_error(s->d, use->loc, "a port range is not allowed here");
+			return false;
+		}
+		if (!eval_number(s, v->lo, 1, 65535, "port", &a) ||
+		    !eval_number(s, v->hi, 1, 65535, "port", &b))
+			return false;
+		if (a > b) {
+			diag_error(s->d, v->loc, "port range %lu-%lu is empty (low > high)", a, b);
+			return false;
+		}
+		*lo = (uint16_t)a;
+		*hi = (uint16_t)b;
+		return true;
+	}
+	wrong_kind(s, use, v, "a port");
+	return false;
+}
+
+static struct loc sub_loc(struct loc l, size_t offset, size_t len)
+{
+	l.first_column += (int)offset;
+	l.last_column = l.first_column + (int)(len ? len : 1) - 1;
+	return l;
+}
+
+/* Parses a literal address (with its optional /prefix). */
+static bool parse_addr(struct sema *s, const struct ast_val *v, struct m_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!v->is6) {
+		const char *t = v->text;
+		int part = 0;
+		while (*t) {
+			const char *start = t;
+			unsigned long n = 0;
+			while (*t >= '0' && *t <= '9') {
+				if (n < 1000)
+					n = n * 10 + (unsigned long)(*t - '0');
+				t++;
+			}
+			size_t len = (size_t)(t - start);
+			struct loc at = sub_loc(v->loc, (size_t)(start - v->text), len);
+			if (part == 4) {
+				diag_error(s->d, v->loc, "'%s' is not an IPv4 address: "
+					   "it has more than four numbers", v->text);
+				return false;
+			}
+			if (n > 255) {
+				diag_error(s->d, at, "%.*s is out of range for an IPv4 address "
+					   "octet (0-255)", (int)len, start);
+				return false;
+			}
+			if (len > 1 && start[0] == '0') {
+				diag_error(s->d, at, "octet '%.*s' has a leading zero "
+					   "(ambiguous: octal or decimal?)", (int)len, start);
+				return false;
+			}
+			out->bytes[part++] = (uint8_t)n;
+			if (*t == '.')
+				t++;
+		}
+		if (part != 4) {
+			diag_error(s->d, v->loc, "'%s' is not an IPv4 address: it needs "
+				   "four numbers", v->text);
+			return false;
+		}
+		out->family = 4;
+		out->prefix = 32;
+	} else {
+		if (strlen(v->text) >= INET6_ADDRSTRLEN ||
+		    inet_pton(AF_INET6, v->text, out->bytes) != 1) {
+			diag_error(s->d, v->loc, "'%s' is not a valid IPv6 address", v->text);
+			return false;
+		}
+		out->family = 6;
+		out->prefix = 128;
+	}
+	if (v->prefix) {
+		unsigned long p;
+		struct ast_val pv = {.kind = AV_NUMBER, .loc = v->prefix_loc, .text = v->prefix};
+		if (!eval_uint(s, &pv, 0, out->family == 4 ? 32 : 128, "prefix length", &p))
+			return false;
+		out->prefix = (int)p;
+		int bytes = out->family == 4 ? 4 : 16;
+		for (int bit = (int)p; bit < bytes * 8; bit++) {
+			if (out->bytes[bit / 8] & (0x80 >> (bit % 8))) {
+				struct m_addr net = *out;
+				for (int b = (int)p; b < bytes * 8; b++)
+					net.bytes[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+				char txt[64];
+				model_addr_str(&net, txt);
+				diag_error(s->d, v->loc, "%s/%s has host bits set; the network "
+					   "is %s/%lu", v->text, v->prefix, txt, p);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* A single host address (no network, no set). */
+static bool eval_host(struct sema *s, const struct ast_val *use, const char *role,
+		      struct m_addr *out)
+{
+	const struct ast_val *v = deref(s, use);
+	if (!v)
+		return false;
+	if (v->kind != AV_ADDR) {
+		char wanted[80];
+		snprintf(wanted, sizeof(wanted), "an address for %s", role);
+		wrong_kind(s, use, v, wanted);
+		return false;
+	}
+	if (!parse_addr(s, v, out))
+		return false;
+	if (v->prefix) {
+		diag_error(s->d, use->loc, "%s must be a single address, not the "
+			   "network %s/%s", role, v->text, v->prefix);
+		return false;
+	}
+	if (out->family == 6) {
+		not_yet(s, use->loc, "IPv6");
+		return false;
+	}
+	return true;
+}
+
+/* ---- routes ----------------------------------------------------------- */
+
+struct route_build {
+	struct vec listeners, servers;   /* struct m_listener *, struct m_server * */
+	const struct ast_item *balance, *snat, *comment, *affinity;
+};
+
+static void check_single(struct sema *s, const struct ast_item **slot,
+			 const struct ast_item *it, const char *what)
+{
+	if (*slot) {
+		diag_error(s->d, it->loc, "'%s' is given twice", what);
+		diag_note(s->d, (*slot)->loc, "the first '%s' is here", what);
+		return;
+	}
+	*slot = it;
+}
+
+static void build_listen(struct sema *s, struct route_build *rb,
+			 const struct ast_item *it)
+{
+	struct m_listener *l = ARENA_NEW(s->a, struct m_listener);
+	l->proto = it->proto;
+	l->loc = it->loc;
+	bool ok = true;
+	const struct ast_val *host = deref(s, it->host);
+	if (!host)
+		ok = false;
+	else if (host->kind == AV_ANY) {
+		not_yet(s, it->host->loc, "listening on any address ('*')");
+		ok = false;
+	} else if (host->kind == AV_SET) {
+		diag_error(s->d, it->host->loc, "a listen address must be one "
+			   "address, not a set");
+		ok = false;
+	} else if (!eval_host(s, it->host, "a listen address", &l->addr)) {
+		ok = false;
+	}
+	if (!eval_port(s, it->port, true, &l->port_lo, &l->port_hi))
+		ok = false;
+	else if (l->port_lo != l->port_hi) {
+		not_yet(s, it->port->loc, "a port range");
+		ok = false;
+	}
+	if (it->iface) {
+		not_yet(s, it->iface_loc, "'listen ... on IFACE'");
+		ok = false;
+	}
+	if (ok)
+		vec_push(&rb->listeners, l);
+}
+
+static void add_server(struct sema *s, struct route_build *rb,
+		       const struct ast_item *it, const struct m_addr *addr,
+		       uint16_t port, unsigned weight)
+{
+	struct m_server *sv = ARENA_NEW(s->a, struct m_server);
+	sv->addr = *addr;
+	sv->port = port;
+	sv->weight = weight;
+	sv->drain = it->drain;
+	sv->loc = it->loc;
+	vec_push(&rb->servers, sv);
+}
+
+static void build_server(struct sema *s, struct route_build *rb,
+			 const struct ast_item *it)
+{
+	bool ok = true;
+	uint16_t port = 0, hi;
+	if (!it->port) {
+		diag_error(s->d, it->host->loc, "server needs a port: write ADDRESS:PORT");
+		ok = false;
+	} else if (!eval_port(s, it->port, false, &port, &hi)) {
+		ok = false;
+	}
+	unsigned long weight = 1;
+	if (it->weight && !eval_number(s, it->weight, 1, MAX_WEIGHT, "weight", &weight))
+		ok = false;
+	const struct ast_val *host = deref(s, it->host);
+	if (!host || !ok)
+		return;
+	if (host->kind == AV_SET) {
+		if (!host->elems) {
+			diag_error(s->d, it->host->loc, "'$%s' is an empty set: no server",
+				   it->host->text);
+			return;
+		}
+		/* A set expands to one server per member, in set order. */
+		for (const struct ast_val *e = host->elems; e; e = e->next) {
+			struct m_addr a;
+			if (eval_host(s, e, "a server", &a))
+				add_server(s, rb, it, &a, port, (unsigned)weight);
+		}
+		return;
+	}
+	struct m_addr a;
+	if (eval_host(s, it->host, "a server", &a))
+		add_server(s, rb, it, &a, port, (unsigned)weight);
+}
+
+static bool addr_eq(const struct m_addr *a, const struct m_addr *b)
+{
+	return a->family == b->family && a->prefix == b->prefix &&
+	       memcmp(a->bytes, b->bytes, 16) == 0;
+}
+
+/* Returns the snat class for the route, adding it to the model if new. */
+static unsigned snat_class(struct sema *s, const struct ast_item *it, bool *ok)
+{
+	struct model *m = s->m;
+	if (!it || it->snat == SNAT_MASQUERADE) {
+		m->snats[SNAT_CLASS_MASQUERADE].used = true;
+		if (it && !m->snats[SNAT_CLASS_MASQUERADE].loc.file)
+			m->snats[SNAT_CLASS_MASQUERADE].loc = it->loc;
+		return SNAT_CLASS_MASQUERADE;
+	}
+	if (it->snat == SNAT_NONE) {
+		m->snats[SNAT_CLASS_NONE].used = true;
+		return SNAT_CLASS_NONE;
+	}
+	struct m_addr a;
+	if (!eval_host(s, it->addr, "snat", &a)) {
+		*ok = false;
+		return SNAT_CLASS_NONE;
+	}
+	for (size_t i = 2; i < m->nsnats; i++)
+		if (addr_eq(&m->snats[i].addr, &a))
+			return (unsigned)i;
+	if (m->nsnats == SNAT_MAX_CLASSES) {
+		diag_error(s->d, it->addr->loc, "more than %u distinct snat addresses",
+			   SNAT_MAX_CLASSES - 2);
+		*ok = false;
+		return SNAT_CLASS_NONE;
+	}
+	struct m_snat *c = &m->snats[m->nsnats];
+	c->kind = SNAT_ADDR;
+	c->addr = a;
+	c->loc = it->loc;
+	c->cls = (unsigned)m->nsnats;
+	c->used = true;
+	return (unsigned)m->nsnats++;
+}
+
+static void check_comment(struct sema *s, const struct ast_item *it)
+{
+	for (const char *p = it->text; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\\' || c < 0x20 || c >= 0x7f) {
+			struct loc at = sub_loc(it->text_loc, (size_t)(p - it->text) + 1, 1);
+			if (c == '\\')
+				diag_error(s->d, at, "a comment may not contain a backslash");
+			else
+				diag_error(s->d, at, "a comment may only contain printable "
+					   "ASCII characters");
+			return;
+		}
+	}
+}
+
+/* The longest rule comment an emitter writes for this route. */
+static size_t rule_comment_len(const struct model *m, const struct m_route *r)
+{
+	char line[32];
+	snprintf(line, sizeof(line), "%d", r->loc.first_line + 100000);
+	size_t n = strlen(m->source) + 1 + strlen(line) + strlen(": route ") +
+		   strlen(r->name);
+	if (r->comment)
+		n += 2 + strlen(r->comment);
+	return n;
+}
+
+static int cmp_server_ptr(const void *pa, const void *pb)
+{
+	const struct m_server *a = *(struct m_server *const *)pa;
+	const struct m_server *b = *(struct m_server *const *)pb;
+	int c = memcmp(a->addr.bytes, b->addr.bytes, 16);
+	if (c)
+		return c;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	/* Source order, so that the first is reported as the first. */
+	if (a->loc.file != b->loc.file)
+		return a->loc.file->id < b->loc.file->id ? -1 : 1;
+	if (a->loc.first_line != b->loc.first_line)
+		return a->loc.first_line < b->loc.first_line ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+static void check_duplicate_servers(struct sema *s, struct route_build *rb)
+{
+	if (rb->servers.len < 2 || !diag_warning_enabled(s->d, W_DUPLICATE_SERVER))
+		return;
+	size_t n = rb->servers.len;
+	struct m_server **v = xmalloc(xmul(n, sizeof(*v)));
+	memcpy(v, rb->servers.items, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), cmp_server_ptr);
+	for (size_t i = 1; i < n; i++) {
+		if (v[i]->addr.family == v[i - 1]->addr.family &&
+		    memcmp(v[i]->addr.bytes, v[i - 1]->addr.bytes, 16) == 0 &&
+		    v[i]->port == v[i - 1]->port) {
+			char txt[64];
+			model_addr_str(&v[i]->addr, txt);
+			diag_warning(s->d, W_DUPLICATE_SERVER, v[i]->loc,
+				     "server %s:%u is listed twice in this route", txt,
+				     v[i]->port);
+			diag_note(s->d, v[i - 1]->loc, "it is first listed here");
+		}
+	}
+	free(v);
+}
+
+static void build_route(struct sema *s, const struct ast_stmt *st, struct m_route *r)
+{
+	struct route_build rb = {0};
+	bool ok = true;
+	r->name = st->name;
+	r->loc = st->loc;
+	for (const struct ast_item *it = st->items; it; it = it->next) {
+		switch (it->kind) {
+		case AI_LISTEN:
+			build_listen(s, &rb, it);
+			break;
+		case AI_SERVER:
+			build_server(s, &rb, it);
+			break;
+		case AI_BALANCE:
+			check_single(s, &rb.balance, it, "balance");
+			break;
+		case AI_SNAT:
+			check_single(s, &rb.snat, it, "snat");
+			break;
+		case AI_COMMENT:
+			check_single(s, &rb.comment, it, "comment");
+			check_comment(s, it);
+			break;
+		case AI_ALLOW:
+			not_yet(s, it->loc, "'allow from'");
+			ok = false;
+			break;
+		case AI_AFFINITY:
+			check_single(s, &rb.affinity, it, "affinity");
+			not_yet(s, it->loc, "'affinity'");
+			ok = false;
+			break;
+		}
+	}
+	size_t errors_before = diag_errors(s->d);
+	bool has_listen = false, has_server = false;
+	for (const struct ast_item *it = st->items; it; it = it->next) {
+		has_listen |= it->kind == AI_LISTEN;
+		has_server |= it->kind == AI_SERVER;
+	}
+	if (!has_listen)
+		diag_error(s->d, st->name_loc, "route '%s' has no 'listen' line", st->name);
+	if (!has_server)
+		diag_error(s->d, st->name_loc, "route '%s' has no 'server' line", st->name);
+	if (rb.servers.len > MAX_SERVERS)
+		diag_error(s->d, st->name_loc, "route '%s' has %zu servers; at most %u",
+			   st->name, rb.servers.len, MAX_SERVERS);
+
+	/* Defaults fill in what the route leaves out. */
+	const struct ast_item *balance = rb.balance, *snat = rb.snat;
+	if (s->defaults) {
+		for (const struct ast_item *it = s->defaults->items; it; it = it->next) {
+			if (it->kind == AI_BALANCE && !balance)
+				balance = it;
+			if (it->kind == AI_SNAT && !snat)
+				snat = it;
+		}
+	}
+	r->balance = balance ? balance->balance : BALANCE_RANDOM;
+	r->snat_cls = snat_class(s, snat, &ok);
+	r->comment = rb.comment ? rb.comment->text : NULL;
+
+	r->nlisteners = rb.listeners.len;
+	r->listeners = ARENA_ARRAY(s->a, struct m_listener, r->nlisteners);
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		r->listeners[i] = *(struct m_listener *)rb.listeners.items[i];
+		r->protos |= r->listeners[i].proto;
+	}
+	r->nservers = rb.servers.len;
+	r->servers = ARENA_ARRAY(s->a, struct m_server, r->nservers);
+	for (size_t i = 0; i < r->nservers; i++)
+		r->servers[i] = *(struct m_server *)rb.servers.items[i];
+	check_duplicate_servers(s, &rb);
+
+	if (has_server && rb.servers.len > 0 && model_active_weight(r) == 0 &&
+	    diag_errors(s->d) == errors_before)
+		diag_error(s->d, st->name_loc, "every server of route '%s' is drained: "
+			   "it would refuse every connection", st->name);
+	if (r->balance == BALANCE_ROUNDROBIN) {
+		unsigned long slots = 0;
+		for (size_t i = 0; i < r->nservers; i++)
+			if (!r->servers[i].drain)
+				slots += r->servers[i].weight;
+		/* Slots shrink by the weights' gcd in the emitter; this bounds
+		 * the worst case before that. */
+		if (slots > MAX_RR_SLOTS)
+			diag_error(s->d, (balance ? balance->loc : st->name_loc),
+				   "roundrobin over total weight %lu needs too many rules "
+				   "(at most %lu); use smaller weights or 'balance random'",
+				   slots, MAX_RR_SLOTS);
+	}
+
+	char chain[CHAIN_MAX_LEN + 1];
+	chain_name(r->name, chain);
+	r->chain = arena_strdup(s->a, chain);
+
+	if (r->comment && rule_comment_len(s->m, r) > 255)
+		diag_error(s->d, rb.comment->text_loc, "comment too long: with the "
+			   "source place and route name the rule comment would pass the "
+			   "kernel's limit of 255 bytes");
+	else if (rule_comment_len(s->m, r) > 255)
+		diag_error(s->d, st->name_loc, "file and route names too long: the rule "
+			   "comment would pass the kernel's limit of 255 bytes");
+	(void)ok;
+	vec_free(&rb.listeners);
+	vec_free(&rb.servers);
+}
+
+/* ---- checks across routes -------------------------------------------- */
+
+struct lref {
+	const struct m_listener *l;
+	size_t route;
+};
+
+static int cmp_listener(const void *pa, const void *pb)
+{
+	const struct lref *a = pa, *b = pb;
+	if (a->l->proto != b->l->proto)
+		return a->l->proto < b->l->proto ? -1 : 1;
+	if (a->l->addr.family != b->l->addr.family)
+		return a->l->addr.family < b->l->addr.family ? -1 : 1;
+	int c = memcmp(a->l->addr.bytes, b->l->addr.bytes, 16);
+	if (c)
+		return c;
+	if (a->l->port_lo != b->l->port_lo)
+		return a->l->port_lo < b->l->port_lo ? -1 : 1;
+	if (a->route != b->route)
+		return a->route < b->route ? -1 : 1;
+	return a->l < b->l ? -1 : a->l > b->l;
+}
+
+/* Sorting makes this O(n log n): a gateway holds 100,000 listeners. */
+static void check_listener_overlap(struct sema *s)
+{
+	struct model *m = s->m;
+	size_t n = 0;
+	for (size_t i = 0; i < m->nroutes; i++)
+		n += m->routes[i].nlisteners;
+	if (n < 2)
+		return;
+	struct lref *v = xmalloc(xmul(n, sizeof(*v)));
+	size_t k = 0;
+	for (size_t i = 0; i < m->nroutes; i++)
+		for (size_t j = 0; j < m->routes[i].nlisteners; j++)
+			v[k++] = (struct lref){&m->routes[i].listeners[j], i};
+	qsort(v, n, sizeof(*v), cmp_listener);
+	/* prev: the listener reaching furthest in the current (proto, addr). */
+	size_t prev = 0;
+	for (size_t i = 1; i < n; i++) {
+		const struct m_listener *a = v[prev].l, *b = v[i].l;
+		bool same = a->proto == b->proto && a->addr.family == b->addr.family &&
+			    memcmp(a->addr.bytes, b->addr.bytes, 16) == 0;
+		if (same && b->port_lo <= a->port_hi) {
+			char txt[64];
+			model_addr_str(&b->addr, txt);
+			/* Report at the later of the two in source order. */
+			const struct lref *first = &v[prev], *second = &v[i];
+			if (second->route < first->route) {
+				const struct lref *t = first;
+				first = second;
+				second = t;
+			}
+			diag_error(s->d, second->l->loc, "%s %s:%u is already routed by "
+				   "route '%s'", b->proto == PROTO_TCP ? "tcp" : "udp", txt,
+				   b->port_lo, m->routes[first->route].name);
+			diag_note(s->d, first->l->loc, "previous listener for %s:%u is here",
+				  txt, b->port_lo);
+		}
+		if (!same || b->port_hi > a->port_hi)
+			prev = i;
+	}
+	free(v);
+}
+
+static int cmp_chain(const void *pa, const void *pb)
+{
+	const struct m_route *a = *(struct m_route *const *)pa;
+	const struct m_route *b = *(struct m_route *const *)pb;
+	int c = strcmp(a->chain, b->chain);
+	if (c)
+		return c;
+	return a < b ? -1 : a > b;
+}
+
+/* Route names are unique, but two long ones could still hash to one chain
+ * name, and a short name can be spelt like a hashed one. */
+static void check_chain_names(struct sema *s)
+{
+	struct model *m = s->m;
+	if (m->nroutes < 2)
+		return;
+	struct m_route **v = xmalloc(xmul(m->nroutes, sizeof(*v)));
+	for (size_t i = 0; i < m->nroutes; i++)
+		v[i] = &m->routes[i];
+	qsort(v, m->nroutes, sizeof(*v), cmp_chain);
+	for (size_t i = 1; i < m->nroutes; i++) {
+		if (strcmp(v[i]->chain, v[i - 1]->chain) == 0 &&
+		    strcmp(v[i]->name, v[i - 1]->name) != 0) {
+			diag_error(s->d, v[i]->loc, "routes '%s' and '%s' get the same "
+				   "chain name '%s'; rename one", v[i - 1]->name,
+				   v[i]->name, v[i]->chain);
+			diag_note(s->d, v[i - 1]->loc, "the other route is here");
+		}
+	}
+	free(v);
+}
+
+/* ---- the whole pass --------------------------------------------------- */
+
+static void collect(struct sema *s, const struct ast_file *file,
+		    const struct ast_file *overrides, struct vec *routes)
+{
+	for (const struct ast_stmt *st = overrides ? overrides->first : NULL; st;
+	     st = st->next) {
+		struct def *prev = def_find(s, st->name);
+		if (prev) {
+			diag_error(s->d, st->name_loc, "-D %s is given twice", st->name);
+			continue;
+		}
+		def_add(s, st)->from_cmdline = true;
+	}
+	/* Route names: an open-addressed table as for defines. */
+	size_t cap = 64;
+	size_t nroutes = 0;
+	for (const struct ast_stmt *st = file->first; st; st = st->next)
+		nroutes += st->kind == AS_ROUTE;
+	while (cap < nroutes * 2)
+		cap *= 2;
+	const struct ast_stmt **names = xcalloc(cap, sizeof(*names));
+
+	for (const struct ast_stmt *st = file->first; st; st = st->next) {
+		switch (st->kind) {
+		case AS_INCLUDE:
+			break;
+		case AS_DEFINE: {
+			struct def *prev = def_find(s, st->name);
+			if (prev && prev->from_cmdline && !prev->matched) {
+				prev->matched = true;
+				prev->shadowed = st;
+			} else if (prev) {
+				const struct ast_stmt *first =
+					prev->from_cmdline ? prev->shadowed : prev->stmt;
+				diag_error(s->d, st->name_loc, "'%s' is already defined",
+					   st->name);
+				diag_note(s->d, first->name_loc, "'%s' is first defined here",
+					  st->name);
+			} else {
+				def_add(s, st);
+			}
+			break;
+		}
+		case AS_DEFAULTS:
+			if (s->defaults) {
+				diag_error(s->d, st->loc, "a second 'defaults' block");
+				diag_note(s->d, s->defaults->loc, "the first one is here");
+			} else {
+				s->defaults = st;
+			}
+			for (const struct ast_item *it = st->items; it; it = it->next) {
+				if (it->kind == AI_BALANCE || it->kind == AI_SNAT)
+					continue;
+				if (it->kind == AI_AFFINITY) {
+					not_yet(s, it->loc, "'affinity'");
+					continue;
+				}
+				static const char *const names_[] = {
+					[AI_LISTEN] = "listen", [AI_SERVER] = "server",
+					[AI_ALLOW] = "allow", [AI_COMMENT] = "comment",
+				};
+				diag_error(s->d, it->loc, "'%s' cannot be used in 'defaults' "
+					   "(only balance, snat and affinity)", names_[it->kind]);
+			}
+			{
+				const struct ast_item *b = NULL, *n = NULL;
+				for (const struct ast_item *it = st->items; it; it = it->next) {
+					if (it->kind == AI_BALANCE)
+						check_single(s, &b, it, "balance");
+					if (it->kind == AI_SNAT)
+						check_single(s, &n, it, "snat");
+				}
+			}
+			break;
+		case AS_POLICY:
+			if (s->policy) {
+				diag_error(s->d, st->loc, "a second 'policy forward'");
+				diag_note(s->d, s->policy->loc, "the first one is here");
+			} else {
+				s->policy = st;
+			}
+			break;
+		case AS_ROUTE: {
+			size_t i = fnv1a32(st->name) & (cap - 1);
+			while (names[i] && strcmp(names[i]->name, st->name) != 0)
+				i = (i + 1) & (cap - 1);
+			if (names[i]) {
+				diag_error(s->d, st->name_loc, "route '%s' is already defined",
+					   st->name);
+				diag_note(s->d, names[i]->name_loc, "the first route '%s' is here",
+					  st->name);
+			} else {
+				names[i] = st;
+				vec_push(routes, (void *)st);
+			}
+			break;
+		}
+		}
+	}
+	free(names);
+	for (const struct ast_stmt *st = overrides ? overrides->first : NULL; st;
+	     st = st->next) {
+		struct def *d = def_find(s, st->name);
+		if (d && d->stmt == st && !d->matched)
+			diag_error(s->d, st->name_loc, "-D %s: the source has no define "
+				   "named '%s'", st->name, st->name);
+	}
+}
+
+static void warn_unused(struct sema *s)
+{
+	if (!diag_warning_enabled(s->d, W_UNUSED_DEFINE))
+		return;
+	for (size_t i = 0; i < s->defs_cap; i++) {
+		struct def *d = s->defs[i];
+		if (!d || d->used || d->from_cmdline)
+			continue;
+		const struct src_file *f = d->stmt->loc.file;
+		/* The stdlib defines many names; a file uses a few. */
+		if (f && f->from_stdlib)
+			continue;
+		diag_warning(s->d, W_UNUSED_DEFINE, d->stmt->name_loc,
+			     "'%s' is defined but never used", d->stmt->name);
+	}
+}
+
+struct model *sema_run(struct arena *a, struct diag_ctx *d,
+		       const struct ast_file *file,
+		       const struct ast_file *overrides,
+		       const char *main_base)
+{
+	struct sema s = {.a = a, .d = d};
+	struct model *m = ARENA_NEW(a, struct model);
+	s.m = m;
+	m->source = main_base;
+	m->snats = ARENA_ARRAY(a, struct m_snat, SNAT_MAX_CLASSES);
+	m->snats[SNAT_CLASS_NONE].kind = SNAT_NONE;
+	m->snats[SNAT_CLASS_NONE].cls = SNAT_CLASS_NONE;
+	m->snats[SNAT_CLASS_MASQUERADE].kind = SNAT_MASQUERADE;
+	m->snats[SNAT_CLASS_MASQUERADE].cls = SNAT_CLASS_MASQUERADE;
+	m->nsnats = 2;
+
+	struct vec routes = {0};
+	collect(&s, file, overrides, &routes);
+	if (s.policy) {
+		m->forward_accept = s.policy->accept;
+		m->policy_explicit = true;
+		m->policy_loc = s.policy->loc;
+	}
+	/* The default snat is masquerade; its place is the defaults block's
+	 * snat line when it sets one. */
+	m->nroutes = routes.len;
+	m->routes = ARENA_ARRAY(a, struct m_route, routes.len);
+	for (size_t i = 0; i < routes.len; i++)
+		build_route(&s, routes.items[i], &m->routes[i]);
+	vec_free(&routes);
+
+	check_listener_overlap(&s);
+	check_chain_names(&s);
+	warn_unused(&s);
+	return diag_errors(d) ? NULL : m;
+}

@@ -1,0 +1,58 @@
+/* util.h: allocation that never returns NULL, a bump arena, growable text.
+ *
+ * The AST and the resolved model live in one arena per compilation and are
+ * freed at once; nothing in them has its own destructor. */
+#ifndef TRC_UTIL_H
+#define TRC_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* n * size, aborting on overflow. */
+size_t xmul(size_t n, size_t size);
+
+struct arena;
+struct arena *arena_new(void);
+void arena_free(struct arena *a);
+void *arena_alloc(struct arena *a, size_t n);   /* zeroed */
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_printf(struct arena *a, const char *fmt, ...) TRC_PRINTF(2, 3);
+#define ARENA_NEW(a, type) ((type *)arena_alloc((a), sizeof(type)))
+#define ARENA_ARRAY(a, type, n) ((type *)arena_alloc((a), xmul((n), sizeof(type))))
+
+/* A growable byte buffer; the output of a compile is built in one. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_add(struct buf *b, const char *s, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) TRC_PRINTF(2, 3);
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* NUL-terminates without counting the NUL in len. */
+const char *buf_cstr(struct buf *b);
+
+/* A growable array of pointers. */
+struct vec {
+	void **items;
+	size_t len, cap;
+};
+void vec_push(struct vec *v, void *item);
+void vec_free(struct vec *v);
+
+unsigned levenshtein(const char *a, const char *b);
+uint32_t fnv1a32(const char *s);
+
+#endif
