@@ -248,8 +248,7 @@ int main(int argc, char **argv)
 
 	struct model *m = NULL;
 	if (diag_errors(d) == 0) {
-		const char *base = strcmp(o.input, "-") == 0 ? "stdin" : main_file->base;
-		m = sema_run(arena, d, &file, &overrides, base);
+		m = sema_run(arena, d, &file, &overrides, main_file->base);
 	}
 	diag_print(d, stderr, color);
 	if (!m) {

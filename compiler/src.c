@@ -179,7 +179,10 @@ enum src_status src_load(struct src_set *set, const char *path,
 	if (st2 != SRC_OK)
 		return st2;
 	struct src_file *f = add_file(set, display, text, len);
-	if (!is_stdin) {
+	if (is_stdin) {
+		free((char *)f->base);
+		f->base = xstrdup("stdin");
+	} else {
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
 		f->on_disk = true;
