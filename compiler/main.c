@@ -9,6 +9,7 @@
 
 #include "diag.h"
 #include "emit_ipt.h"
+#include "emit_nft.h"
 #include "out.h"
 #include "parse.h"
 #include "sema.h"
@@ -19,6 +20,7 @@ struct options {
 	enum target target;
 	const char *output;
 	const char *input;
+	const char *nft_table;
 	bool check;
 	int color;            /* -1 auto, 0 never, 1 always */
 	struct vec includes;  /* const char * */
@@ -30,7 +32,8 @@ static void usage(FILE *f)
 	fputs("usage: tcproutec [OPTIONS] FILE.tr\n"
 	      "Compile TCP/UDP load-balancing routes into a netfilter ruleset.\n"
 	      "\n"
-	      "  -t, --target TARGET   iptables (default; rules.v4 format)\n"
+	      "  -t, --target TARGET   iptables (default; rules.v4 format) or nft\n"
+	      "      --nft-table NAME  name of the nft table (default tcproutec)\n"
 	      "  -o, --output FILE     write FILE atomically instead of stdout\n"
 	      "  -I DIR                add DIR to the include search path\n"
 	      "  -D NAME=VALUE         override the source's define NAME\n"
@@ -72,11 +75,12 @@ static bool valid_name(const char *s, size_t n)
 static void parse_args(int argc, char **argv, struct options *o,
 		       struct diag_ctx *d)
 {
-	enum { OPT_CHECK = 256, OPT_COLOR };
+	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
 		{"check", no_argument, NULL, OPT_CHECK},
+		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
 		{"color", optional_argument, NULL, OPT_COLOR},
 		{"colour", optional_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
@@ -123,6 +127,12 @@ static void parse_args(int argc, char **argv, struct options *o,
 					 !diag_set_warning(d, optarg + 3, false) :
 					 !diag_set_warning(d, optarg, true))
 				die_usage("unknown warning option '-W %s'", optarg);
+			break;
+		case OPT_NFT_TABLE:
+			if (!valid_name(optarg, strlen(optarg)))
+				die_usage("--nft-table wants a name of letters, digits, '_' "
+					  "and '-', not '%s'", optarg);
+			o->nft_table = optarg;
 			break;
 		case OPT_CHECK:
 			o->check = true;
@@ -190,14 +200,14 @@ static bool use_color(int opt)
 
 int main(int argc, char **argv)
 {
-	struct options o = {.target = T_IPTABLES, .output = "-", .color = -1};
+	struct options o = {.target = T_IPTABLES, .output = "-", .color = -1,
+			    .nft_table = EMIT_NFT_DEFAULT_TABLE};
 	struct diag_ctx *d = diag_new();
 	parse_args(argc, argv, &o, d);
 	bool color = use_color(o.color);
 
-	if (o.target != T_IPTABLES) {
-		fprintf(stderr, "tcproutec: target '%s' is not supported yet\n",
-			o.target == T_NFT ? "nft" : "ip6tables");
+	if (o.target == T_IP6TABLES) {
+		fputs("tcproutec: target 'ip6tables' is not supported yet\n", stderr);
 		return 2;
 	}
 
@@ -258,7 +268,10 @@ int main(int argc, char **argv)
 	if (!o.check) {
 		struct buf out;
 		buf_init(&out);
-		emit_ipt(m, &out);
+		if (o.target == T_NFT)
+			emit_nft(m, o.nft_table, &out);
+		else
+			emit_ipt(m, &out);
 		char err[512];
 		if (!out_write(o.output, &out, err, sizeof(err))) {
 			fprintf(stderr, "tcproutec: %s\n", err);

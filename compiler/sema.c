@@ -660,9 +660,13 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 		diag_error(s->d, rb.comment->text_loc, "comment too long: with the "
 			   "source place and route name the rule comment would pass the "
 			   "kernel's limit of 255 bytes");
-	else if (rule_comment_len(s->m, r) > 255)
+	/* nft takes at most 128 bytes of comment: the place alone must fit. */
+	struct m_route bare = *r;
+	bare.comment = NULL;
+	if (rule_comment_len(s->m, &bare) > 128)
 		diag_error(s->d, st->name_loc, "file and route names too long: the rule "
-			   "comment would pass the kernel's limit of 255 bytes");
+			   "comment \"FILE:LINE: route NAME\" would pass nft's limit of "
+			   "128 bytes");
 	(void)ok;
 	vec_free(&rb.listeners);
 	vec_free(&rb.servers);
