@@ -119,3 +119,7 @@ uninstall:
 
 clean:
 	rm -rf $(B) build tcproutec
+
+# Benchmarks (bench/) and fuzzing (fuzz/) keep their rules beside them.
+-include bench/bench.mk
+-include fuzz/fuzz.mk
