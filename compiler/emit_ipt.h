@@ -9,7 +9,8 @@
 #define EMIT_IPT_MARK_OURS 0x800000u   /* connection routed by tcproutec */
 #define EMIT_IPT_MARK_MASK 0xff0000u   /* ours + 7 bits of snat class */
 
-void emit_ipt(const struct model *m, struct buf *out);
+/* The routes of `family` (4: iptables, rules.v4; 6: ip6tables, rules.v6). */
+void emit_ipt(const struct model *m, int family, struct buf *out);
 
 /* Appends ` "TEXT"` (or ` TEXT` when nothing needs quoting) the way
  * iptables-save prints a string option. */

@@ -1,17 +1,23 @@
 /* emit_nft.c: the nft target. See doc/nft-output.md.
  *
- * One table, replaced atomically by `nft -f`. The cost of a new connection
- * is two map lookups whatever the number of routes: the listeners verdict
- * map sends it to a chain shared by every route with the same slot count
- * and snat class, which picks the server in one shared map keyed on the
- * listener and `numgen random mod W`. Loading is linear: no anonymous map
- * per route (measured quadratic), no chain per route for random balance.
- * Roundrobin needs a counter per route, so those routes get a chain each.
+ * One table, replaced atomically by `nft -f`. A new connection costs two
+ * map lookups whatever the number of routes. Most routes take the shared
+ * path: the listeners verdict map sends a connection to a chain shared by
+ * every route with the same slot count and snat class, which picks the
+ * server in one map keyed on the listener and `numgen random mod W`. So
+ * loading is linear: no anonymous map and no chain per route (an anonymous
+ * `numgen ... map { }` per route was measured quadratic).
+ *
+ * A route needs a chain of its own when it keeps per-route state or matches
+ * more than the listener: roundrobin (numgen inc counts per rule), affinity
+ * (a set of clients per server), allow lists, interfaces, any-address
+ * listeners and port ranges. Its chain picks a slot with an offset into a
+ * map shared by all such routes.
  *
  * The text is what `nft list ruleset` prints back, elements included: nft
  * sorts the elements of a hash map by their key bytes read as a
  * little-endian number (src/mergesort.c), so we sort the same way; interval
- * maps of concatenations list in insertion order. */
+ * maps list in insertion order. */
 #include "emit_nft.h"
 
 #include <stdio.h>
@@ -22,9 +28,11 @@
 #include "emit_ipt.h"
 #include "report.h"
 
+/* ---- map elements ------------------------------------------------------ */
+
 /* A map element as printed, with the key bytes nft sorts it by. */
 struct elem {
-	uint8_t key[16];
+	uint8_t key[40];
 	size_t keylen;
 	char *text;
 };
@@ -69,8 +77,8 @@ static int cmp_elem(const void *pa, const void *pb)
 	return 0;
 }
 
-/* Writes `{ e1, e2 }` with nft's line breaks: concatenations one per line,
- * integers five per line (src/expression.c, calculate_delim). */
+/* Writes `elements = { e1, e2 }` with nft's line breaks: concatenations one
+ * per line, integers five per line (src/expression.c, calculate_delim). */
 static void put_elements(struct buf *out, struct elems *e, bool integer_key)
 {
 	if (!e->interval)
@@ -92,6 +100,40 @@ static void put_elements(struct buf *out, struct elems *e, bool integer_key)
 	buf_puts(out, " }\n");
 }
 
+static void put_map(struct buf *out, const char *name, const char *type,
+		    struct elems *e, bool integer_key)
+{
+	if (e->len == 0)
+		return;
+	buf_printf(out, "\n\tmap %s {\n\t\ttypeof %s\n", name, type);
+	if (e->interval)
+		buf_puts(out, "\t\tflags interval\n");
+	put_elements(out, e, integer_key);
+	buf_puts(out, "\t}\n");
+}
+
+/* ---- pieces of text ---------------------------------------------------- */
+
+/* Per address family: the words and the names of its maps. */
+struct fam {
+	int family;
+	const char *ip;        /* "ip" / "ip6" */
+	const char *sfx;       /* "" / "6": listeners6, random6_3, slots6 */
+	const char *nfproto;   /* "ipv4" / "ipv6" */
+};
+
+static const struct fam fams[2] = {
+	{4, "ip", "", "ipv4"},
+	{6, "ip6", "6", "ipv6"},
+};
+
+struct ctx {
+	const struct model *m;
+	struct buf *out;
+	bool inet;             /* table inet: both families */
+	struct buf text;       /* scratch for one element */
+};
+
 static const char *proto_name(enum ast_proto p)
 {
 	return p == PROTO_TCP ? "tcp" : "udp";
@@ -102,22 +144,11 @@ static uint8_t proto_num(enum ast_proto p)
 	return p == PROTO_TCP ? 6 : 17;
 }
 
-/* Key bytes as nft exports each part: address and port in network order,
- * the protocol one byte, numgen's value in host order. */
-static size_t listener_key(const struct m_listener *l, uint32_t slot, bool with_slot,
-			   uint8_t key[16])
+static void put_addr(struct buf *out, const struct m_addr *a)
 {
-	memcpy(key, l->addr.bytes, 4);
-	key[4] = proto_num(l->proto);
-	key[5] = (uint8_t)(l->port_lo >> 8);
-	key[6] = (uint8_t)l->port_lo;
-	if (!with_slot)
-		return 7;
-	key[7] = (uint8_t)slot;
-	key[8] = (uint8_t)(slot >> 8);
-	key[9] = (uint8_t)(slot >> 16);
-	key[10] = (uint8_t)(slot >> 24);
-	return 11;
+	char txt[64];
+	model_addr_str(a, txt);
+	buf_puts(out, txt);
 }
 
 static void put_place(struct buf *out, const struct loc *loc, const char *route)
@@ -126,7 +157,59 @@ static void put_place(struct buf *out, const struct loc *loc, const char *route)
 		   loc->first_line, route);
 }
 
-/* Slots of a route after dividing the weights by their gcd. */
+static void put_range(struct buf *out, uint64_t lo, uint64_t hi)
+{
+	if (lo == hi)
+		buf_printf(out, "%lu", (unsigned long)lo);
+	else
+		buf_printf(out, "%lu-%lu", (unsigned long)lo, (unsigned long)hi);
+}
+
+/* " : ADDR . PORT", or " : ADDR" to keep the port (then `port` is 0). */
+static void put_target(struct buf *out, const struct m_server *sv, unsigned port)
+{
+	buf_puts(out, " : ");
+	put_addr(out, &sv->addr);
+	if (port)
+		buf_printf(out, " . %u", port);
+}
+
+static void put_mark_set(struct buf *out, unsigned cls)
+{
+	unsigned mark = EMIT_IPT_MARK_OURS | cls << 16;
+	/* nft folds "and 0xff00ffff or M" into this form when it lists. */
+	buf_printf(out, "\t\tct mark set ct mark & 0x%08x | 0x%08x\n",
+		   (~EMIT_IPT_MARK_MASK | mark) & 0xffffffffu, mark);
+}
+
+/* Key bytes as nft exports each part: strings and addresses as they are,
+ * ports in network order, the protocol one byte, numgen in host order. */
+static size_t put_key(uint8_t *key, const struct m_listener *l, int family,
+		      bool with_iface, bool with_addr, bool with_slot, uint32_t slot)
+{
+	size_t n = 0;
+	if (with_iface) {
+		memset(key, 0, 16);
+		memcpy(key, l->iface, strlen(l->iface));
+		n += 16;
+	}
+	if (with_addr) {
+		size_t len = family == 6 ? 16 : 4;
+		memcpy(key + n, l->addr.bytes, len);
+		n += len;
+	}
+	key[n++] = proto_num(l->proto);
+	key[n++] = (uint8_t)(l->port_lo >> 8);
+	key[n++] = (uint8_t)l->port_lo;
+	if (with_slot) {
+		for (int i = 0; i < 4; i++)
+			key[n++] = (uint8_t)(slot >> (8 * i));
+	}
+	return n;
+}
+
+/* ---- routes ------------------------------------------------------------ */
+
 static uint64_t route_gcd(const struct m_route *r)
 {
 	uint64_t g = 0;
@@ -134,6 +217,11 @@ static uint64_t route_gcd(const struct m_route *r)
 		if (!r->servers[i].drain)
 			g = balance_gcd(r->servers[i].weight, g);
 	return g ? g : 1;
+}
+
+static uint64_t route_slots(const struct m_route *r)
+{
+	return model_active_weight(r) / route_gcd(r);
 }
 
 static bool route_weighted(const struct m_route *r)
@@ -149,13 +237,20 @@ static bool route_weighted(const struct m_route *r)
 	return false;
 }
 
-static uint64_t route_slots(const struct m_route *r)
+/* The shared path takes random routes that only match their listeners. */
+static bool route_shared(const struct m_route *r)
 {
-	return model_active_weight(r) / route_gcd(r);
+	if (r->balance != BALANCE_RANDOM || r->affinity || r->allow || r->any_range)
+		return false;
+	for (size_t j = 0; j < r->nlisteners; j++)
+		if (r->listeners[j].any || r->listeners[j].iface)
+			return false;
+	return true;
 }
 
-/* The random chains: one per (slot count, snat class) in use. */
+/* The random chains of the shared path: one per (family, slots, class). */
 struct group {
+	int family;
 	uint64_t slots;
 	unsigned cls;
 };
@@ -163,50 +258,483 @@ struct group {
 static int cmp_group(const void *pa, const void *pb)
 {
 	const struct group *a = pa, *b = pb;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
 	if (a->slots != b->slots)
 		return a->slots < b->slots ? -1 : 1;
 	return a->cls < b->cls ? -1 : a->cls > b->cls;
 }
 
-static void put_slot_range(struct buf *out, uint64_t lo, uint64_t hi)
+/* ---- the table --------------------------------------------------------- */
+
+/* Where a listener's connections go. */
+static void put_verdict(struct buf *out, const struct fam *f, const struct m_route *r)
 {
-	if (lo == hi)
-		buf_printf(out, "%lu", (unsigned long)lo);
+	if (route_shared(r))
+		buf_printf(out, " : goto random%s_%lu_c%u", f->sfx,
+			   (unsigned long)route_slots(r), r->snat_cls);
 	else
-		buf_printf(out, "%lu-%lu", (unsigned long)lo, (unsigned long)hi);
+		buf_printf(out, " : goto route_%s", r->name);
 }
 
-static void put_server(struct buf *out, const struct m_server *sv)
+enum lmap { LM_PLAIN, LM_IF, LM_ANY, LM_ANY_IF, LM_COUNT };
+
+static void emit_listener_maps(struct ctx *c, const struct fam *f)
 {
-	char addr[64];
-	model_addr_str(&sv->addr, addr);
-	buf_printf(out, " : %s . %u", addr, sv->port);
+	static const char *const suffix[LM_COUNT] = {"", "_if", "_any", "_any_if"};
+	struct elems maps[LM_COUNT] = {{0}};
+	uint8_t key[40];
+	for (size_t i = 0; i < c->m->nroutes; i++) {
+		const struct m_route *r = &c->m->routes[i];
+		if (r->family != f->family)
+			continue;
+		for (size_t j = 0; j < r->nlisteners; j++) {
+			const struct m_listener *l = &r->listeners[j];
+			enum lmap which = l->any ? (l->iface ? LM_ANY_IF : LM_ANY)
+						 : (l->iface ? LM_IF : LM_PLAIN);
+			struct buf *t = &c->text;
+			if (l->iface)
+				buf_printf(t, "\"%s\" . ", l->iface);
+			if (!l->any) {
+				put_addr(t, &l->addr);
+				buf_puts(t, " . ");
+			}
+			buf_printf(t, "%s . ", proto_name(l->proto));
+			put_range(t, l->port_lo, l->port_hi);
+			if (l->port_lo != l->port_hi)
+				maps[which].interval = true;
+			put_place(t, &l->loc, r->name);
+			put_verdict(t, f, r);
+			elems_add(&maps[which], key,
+				  put_key(key, l, f->family, l->iface, !l->any, false, 0), t);
+		}
+	}
+	for (int k = 0; k < LM_COUNT; k++) {
+		char name[32], type[96];
+		snprintf(name, sizeof(name), "listeners%s%s", f->sfx, suffix[k]);
+		snprintf(type, sizeof(type), "%s%s%smeta l4proto . th dport : verdict",
+			 k == LM_IF || k == LM_ANY_IF ? "iifname . " : "",
+			 k == LM_PLAIN || k == LM_IF ? f->ip : "",
+			 k == LM_PLAIN || k == LM_IF ? " daddr . " : "");
+		/* An empty table still shows where listeners would go. */
+		if (k == LM_PLAIN && maps[k].len == 0 && f->family == 4) {
+			buf_printf(c->out, "\n\tmap %s {\n\t\ttypeof %s\n\t}\n", name, type);
+			continue;
+		}
+		put_map(c->out, name, type, &maps[k], false);
+		elems_free(&maps[k]);
+	}
 }
 
-static void put_mark_set(struct buf *out, unsigned cls)
+static void emit_shared_maps(struct ctx *c, const struct fam *f,
+			     const struct group *groups, size_t ngroups)
 {
-	unsigned mark = EMIT_IPT_MARK_OURS | cls << 16;
-	/* nft folds "and 0xff00ffff or M" into this form when it lists. */
-	buf_printf(out, "\t\tct mark set ct mark & 0x%08x | 0x%08x\n",
-		   (~EMIT_IPT_MARK_MASK | mark) & 0xffffffffu, mark);
+	uint8_t key[40];
+	for (size_t g = 0; g < ngroups; g++) {
+		if (groups[g].family != f->family ||
+		    (g > 0 && groups[g].family == groups[g - 1].family &&
+		     groups[g].slots == groups[g - 1].slots))
+			continue;
+		uint64_t w = groups[g].slots;
+		struct elems servers = {0};
+		for (size_t i = 0; i < c->m->nroutes; i++) {
+			const struct m_route *r = &c->m->routes[i];
+			if (r->family == f->family && route_shared(r) && route_slots(r) == w)
+				servers.interval |= route_weighted(r);
+		}
+		for (size_t i = 0; i < c->m->nroutes; i++) {
+			const struct m_route *r = &c->m->routes[i];
+			if (r->family != f->family || !route_shared(r) || route_slots(r) != w)
+				continue;
+			uint64_t gcd = route_gcd(r);
+			for (size_t j = 0; j < r->nlisteners; j++) {
+				const struct m_listener *l = &r->listeners[j];
+				uint64_t slot = 0;
+				for (size_t k = 0; k < r->nservers; k++) {
+					const struct m_server *sv = &r->servers[k];
+					if (sv->drain)
+						continue;
+					uint64_t span = sv->weight / gcd;
+					struct buf *t = &c->text;
+					put_addr(t, &l->addr);
+					buf_printf(t, " . %s . %u . ", proto_name(l->proto), l->port_lo);
+					put_range(t, slot, slot + span - 1);
+					put_place(t, &sv->loc, r->name);
+					/* Keeping the port of a one-port listener is
+					 * that port. */
+					put_target(t, sv, sv->port ? sv->port : l->port_lo);
+					elems_add(&servers, key, put_key(key, l, f->family, false, true,
+									 true, (uint32_t)slot), t);
+					slot += span;
+				}
+			}
+		}
+		char name[48], type[160];
+		snprintf(name, sizeof(name), "random%s_%lu", f->sfx, (unsigned long)w);
+		snprintf(type, sizeof(type), "%s daddr . meta l4proto . th dport . numgen "
+			 "random mod %lu : %s daddr . th dport", f->ip, (unsigned long)w, f->ip);
+		put_map(c->out, name, type, &servers, false);
+		elems_free(&servers);
+	}
+}
+
+/* Offsets of the own-chain routes in the shared slot maps. */
+struct own {
+	uint64_t base;
+	const char *map;       /* "slots", "slots_addr", "affinity", ... */
+};
+
+static void emit_own_maps(struct ctx *c, struct own *own)
+{
+	/* slots, slots_addr, slots6, slots6_addr, then the affinity vmap. */
+	struct elems maps[5] = {{0}};
+	uint64_t bases[5] = {0};
+	static const char *const names[5] = {"slots", "slots_addr", "slots6",
+					     "slots6_addr", "affinity"};
+	for (int k = 0; k < 5; k++)
+		maps[k].interval = true;
+	for (size_t i = 0; i < c->m->nroutes; i++) {
+		const struct m_route *r = &c->m->routes[i];
+		if (route_shared(r))
+			continue;
+		int k = r->affinity ? 4 : (r->family == 6 ? 2 : 0) + (r->keep_port ? 1 : 0);
+		own[i].base = bases[k];
+		own[i].map = names[k];
+		uint64_t gcd = route_gcd(r);
+		for (size_t s = 0; s < r->nservers; s++) {
+			const struct m_server *sv = &r->servers[s];
+			if (sv->drain)
+				continue;
+			uint64_t span = sv->weight / gcd;
+			put_range(&c->text, bases[k], bases[k] + span - 1);
+			put_place(&c->text, &sv->loc, r->name);
+			if (r->affinity)
+				buf_printf(&c->text, " : goto route_%s.s%zu", r->name, s);
+			else
+				put_target(&c->text, sv, sv->port);
+			elems_add(&maps[k], (uint8_t[1]){0}, 0, &c->text);
+			bases[k] += span;
+		}
+	}
+	for (int k = 0; k < 5; k++) {
+		char type[96];
+		if (k == 4)
+			snprintf(type, sizeof(type), "numgen random mod %lu : verdict",
+				 (unsigned long)bases[k]);
+		else
+			snprintf(type, sizeof(type), "numgen random mod %lu : %s daddr%s",
+				 (unsigned long)bases[k], k >= 2 ? "ip6" : "ip",
+				 k % 2 ? "" : " . th dport");
+		put_map(c->out, names[k], type, &maps[k], true);
+		elems_free(&maps[k]);
+	}
+}
+
+static void emit_affinity_sets(struct ctx *c)
+{
+	for (size_t i = 0; i < c->m->nroutes; i++) {
+		const struct m_route *r = &c->m->routes[i];
+		if (!r->affinity)
+			continue;
+		for (size_t s = 0; s < r->nservers; s++) {
+			if (r->servers[s].drain)
+				continue;
+			buf_printf(c->out, "\n\tset aff.%s.%zu {\n\t\ttypeof %s saddr\n"
+				   "\t\tsize 65535\n\t\tflags dynamic,timeout\n"
+				   "\t\ttimeout ", r->name, s, r->family == 6 ? "ip6" : "ip");
+			/* As nft prints a duration: 1h30m, 45s. */
+			unsigned t = r->affinity;
+			if (t / 86400)
+				buf_printf(c->out, "%ud", t / 86400);
+			if (t % 86400 / 3600)
+				buf_printf(c->out, "%uh", t % 86400 / 3600);
+			if (t % 3600 / 60)
+				buf_printf(c->out, "%um", t % 3600 / 60);
+			if (t % 60)
+				buf_printf(c->out, "%us", t % 60);
+			buf_puts(c->out, "\n\t}\n");
+		}
+	}
+}
+
+static void emit_prerouting(struct ctx *c, const bool present[2])
+{
+	buf_puts(c->out, "\n\tchain prerouting {\n"
+			 "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+	for (int fi = 0; fi < 2; fi++) {
+		const struct fam *f = &fams[fi];
+		if (!present[fi])
+			continue;
+		bool has[LM_COUNT] = {false};
+		for (size_t i = 0; i < c->m->nroutes; i++) {
+			const struct m_route *r = &c->m->routes[i];
+			if (r->family != f->family)
+				continue;
+			for (size_t j = 0; j < r->nlisteners; j++) {
+				const struct m_listener *l = &r->listeners[j];
+				has[l->any ? (l->iface ? LM_ANY_IF : LM_ANY)
+					   : (l->iface ? LM_IF : LM_PLAIN)] = true;
+			}
+		}
+		char local[64] = "fib daddr type local ";
+		if (c->inet)
+			snprintf(local, sizeof(local), "meta nfproto %s fib daddr type local ",
+				 f->nfproto);
+		if (has[LM_IF])
+			buf_printf(c->out, "\t\tiifname . %s daddr . meta l4proto . th dport "
+				   "vmap @listeners%s_if\n", f->ip, f->sfx);
+		if (has[LM_PLAIN] || f->family == 4)
+			buf_printf(c->out, "\t\t%s daddr . meta l4proto . th dport vmap "
+				   "@listeners%s\n", f->ip, f->sfx);
+		if (has[LM_ANY_IF])
+			buf_printf(c->out, "\t\t%siifname . meta l4proto . th dport vmap "
+				   "@listeners%s_any_if\n", local, f->sfx);
+		if (has[LM_ANY])
+			buf_printf(c->out, "\t\t%smeta l4proto . th dport vmap "
+				   "@listeners%s_any\n", local, f->sfx);
+	}
+	buf_puts(c->out, "\t}\n");
+}
+
+/* nft lists the family of a dnat in an inet table, or when it maps to an
+ * address . port concatenation; elsewhere the table's family is implied. */
+static void put_dnat_protos(struct ctx *c, const struct m_route *r, const char *what,
+			    const char *tail, bool concat)
+{
+	const char *fam = !c->inet && !concat ? "" : r->family == 6 ? "ip6 " : "ip ";
+	static const enum ast_proto protos[] = {PROTO_TCP, PROTO_UDP};
+	for (size_t p = 0; p < ARRAY_LEN(protos); p++) {
+		if (!(r->protos & protos[p]))
+			continue;
+		/* A DNAT that names a port needs the protocol matched first. */
+		buf_printf(c->out, "\t\tmeta l4proto %s dnat %sto %s", proto_name(protos[p]),
+			   fam, what);
+		buf_puts(c->out, tail);
+		buf_putc(c->out, '\n');
+	}
+}
+
+/* Addresses as 128-bit numbers, for merging allow lists. */
+typedef unsigned __int128 u128;
+
+static u128 addr_num(const struct m_addr *a)
+{
+	u128 v = 0;
+	for (int i = 0; i < (a->family == 6 ? 16 : 4); i++)
+		v = v << 8 | a->bytes[i];
+	return v;
+}
+
+static void num_addr(u128 v, int family, struct m_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	int n = family == 6 ? 16 : 4;
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		a->bytes[i] = (uint8_t)v;
+}
+
+struct span {
+	u128 lo, hi;
+};
+
+static int cmp_span(const void *pa, const void *pb)
+{
+	const struct span *a = pa, *b = pb;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* An allow list as nft lists an anonymous interval set: overlapping and
+ * adjacent networks merged, sorted, each printed as a prefix when it is
+ * one and as a range otherwise. */
+static void put_allow(struct buf *out, const struct m_route *r)
+{
+	int bits = r->family == 6 ? 128 : 32;
+	struct span *v = xmalloc(xmul(r->nallow, sizeof(*v)));
+	for (size_t i = 0; i < r->nallow; i++) {
+		int host = bits - r->allow[i].prefix;
+		u128 size_m1 = host == 128 ? ~(u128)0 : (((u128)1 << host) - 1);
+		v[i].lo = addr_num(&r->allow[i]);
+		v[i].hi = v[i].lo + size_m1;
+	}
+	qsort(v, r->nallow, sizeof(*v), cmp_span);
+	size_t n = 0;
+	for (size_t i = 0; i < r->nallow; i++) {
+		if (n > 0 && (v[i].lo <= v[n - 1].hi || v[i].lo - 1 == v[n - 1].hi)) {
+			if (v[i].hi > v[n - 1].hi)
+				v[n - 1].hi = v[i].hi;
+			continue;
+		}
+		v[n++] = v[i];
+	}
+	if (n > 1)
+		buf_puts(out, "{ ");
+	for (size_t i = 0; i < n; i++) {
+		struct m_addr a;
+		if (i)
+			buf_puts(out, ", ");
+		num_addr(v[i].lo, r->family, &a);
+		put_addr(out, &a);
+		u128 size_m1 = v[i].hi - v[i].lo;
+		int host = 0;
+		while (host < bits && ((size_m1 >> host) & 1))
+			host++;
+		bool prefix = (host == bits || (size_m1 >> host) == 0) &&
+			      (host == 128 || (v[i].lo & (((u128)1 << host) - 1)) == 0);
+		if (prefix && host > 0) {
+			buf_printf(out, "/%d", bits - host);
+		} else if (!prefix) {
+			num_addr(v[i].hi, r->family, &a);
+			buf_putc(out, '-');
+			put_addr(out, &a);
+		}
+	}
+	if (n > 1)
+		buf_puts(out, " }");
+	free(v);
+}
+
+static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct own *own)
+{
+	const char *ip = r->family == 6 ? "ip6" : "ip";
+	buf_printf(c->out, "\n\tchain route_%s {\n", r->name);
+	put_mark_set(c->out, r->snat_cls);
+	if (r->allow) {
+		buf_printf(c->out, "\t\t%s saddr != ", ip);
+		put_allow(c->out, r);
+		buf_puts(c->out, " return");
+		put_place(c->out, &r->loc, r->name);
+		buf_putc(c->out, '\n');
+	}
+	for (size_t s = 0; r->affinity && s < r->nservers; s++) {
+		if (r->servers[s].drain)
+			continue;
+		buf_printf(c->out, "\t\t%s saddr @aff.%s.%zu goto route_%s.s%zu", ip,
+			   r->name, s, r->name, s);
+		put_place(c->out, &r->servers[s].loc, r->name);
+		buf_putc(c->out, '\n');
+	}
+	char pick[96];
+	uint64_t slots = route_slots(r);
+	int n = snprintf(pick, sizeof(pick), "numgen %s mod %lu",
+			 r->balance == BALANCE_ROUNDROBIN ? "inc" : "random",
+			 (unsigned long)slots);
+	if (own->base)
+		snprintf(pick + n, sizeof(pick) - (size_t)n, " offset %lu",
+			 (unsigned long)own->base);
+	struct buf tail;
+	buf_init(&tail);
+	buf_printf(&tail, " map @%s", own->map);
+	put_place(&tail, &r->loc, r->name);
+	if (r->affinity) {
+		/* One pick for every protocol: the server chains DNAT. */
+		buf_printf(c->out, "\t\t%s vmap @%s", pick, own->map);
+		put_place(c->out, &r->loc, r->name);
+		buf_putc(c->out, '\n');
+	} else {
+		/* Each rule counts for itself: strict rotation per protocol. */
+		put_dnat_protos(c, r, pick, buf_cstr(&tail), !r->keep_port);
+	}
+	buf_free(&tail);
+	buf_puts(c->out, "\t}\n");
+
+	for (size_t s = 0; r->affinity && s < r->nservers; s++) {
+		const struct m_server *sv = &r->servers[s];
+		if (sv->drain)
+			continue;
+		buf_printf(c->out, "\n\tchain route_%s.s%zu {\n", r->name, s);
+		/* Remember the client, refreshing its timeout. */
+		buf_printf(c->out, "\t\tupdate @aff.%s.%zu { %s saddr }\n", r->name, s, ip);
+		struct buf to;
+		buf_init(&to);
+		if (sv->port && r->family == 6)
+			buf_putc(&to, '[');
+		put_addr(&to, &sv->addr);
+		if (sv->port)
+			buf_printf(&to, "%s:%u", r->family == 6 ? "]" : "", sv->port);
+		buf_init(&tail);
+		put_place(&tail, &sv->loc, r->name);
+		put_dnat_protos(c, r, buf_cstr(&to), buf_cstr(&tail), false);
+		buf_free(&to);
+		buf_free(&tail);
+		buf_puts(c->out, "\t}\n");
+	}
+}
+
+static void emit_postrouting(struct ctx *c, const bool present[2])
+{
+	const struct model *m = c->m;
+	buf_puts(c->out, "\n\tchain postrouting {\n"
+			 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+	for (size_t k = SNAT_CLASS_MASQUERADE; k < m->nsnats; k++) {
+		const struct m_snat *sn = &m->snats[k];
+		if (!(present[0] && model_family_uses_snat(m, 4, sn->cls)) &&
+		    !(present[1] && model_family_uses_snat(m, 6, sn->cls)))
+			continue;
+		buf_printf(c->out, "\t\tct mark & 0x%08x == 0x%08x ", EMIT_IPT_MARK_MASK,
+			   EMIT_IPT_MARK_OURS | sn->cls << 16);
+		if (sn->kind == SNAT_MASQUERADE) {
+			buf_puts(c->out, "masquerade");
+			if (sn->loc.file)
+				buf_printf(c->out, " comment \"%s:%d: snat masquerade\"",
+					   sn->loc.file->base, sn->loc.first_line);
+			else
+				buf_printf(c->out, " comment \"%s: snat masquerade (default)\"",
+					   m->source);
+		} else {
+			char addr[64];
+			model_addr_str(&sn->addr, addr);
+			buf_printf(c->out, "snat %sto %s comment \"%s:%d: snat %s\"",
+				   c->inet ? (sn->addr.family == 6 ? "ip6 " : "ip ") : "",
+				   addr, sn->loc.file->base, sn->loc.first_line, addr);
+		}
+		buf_putc(c->out, '\n');
+	}
+	buf_puts(c->out, "\t}\n");
+}
+
+static void emit_forward(struct ctx *c)
+{
+	const struct model *m = c->m;
+	if (m->forward_accept)
+		return;
+	char place[300];
+	if (m->policy_explicit)
+		snprintf(place, sizeof(place), "%s:%d: policy forward drop",
+			 m->policy_loc.file->base, m->policy_loc.first_line);
+	else
+		snprintf(place, sizeof(place), "%s: policy forward drop (default)", m->source);
+	buf_printf(c->out, "\n\tchain forward {\n"
+		   "\t\ttype filter hook forward priority filter; policy drop;\n"
+		   "\t\tct state established,related accept comment \"%s: replies and related\"\n"
+		   "\t\tct status dnat ct mark & 0x%08x == 0x%08x accept comment \"%s: routed connections\"\n"
+		   "\t}\n", place, EMIT_IPT_MARK_OURS, EMIT_IPT_MARK_OURS, place);
 }
 
 void emit_nft(const struct model *m, const char *table, struct buf *out)
 {
-	report_header(m, out, "# ");
-	buf_printf(out, "table ip %s\ndelete table ip %s\ntable ip %s {\n", table,
-		   table, table);
+	struct ctx c = {.m = m, .out = out};
+	buf_init(&c.text);
+	bool present[2] = {model_family_routes(m, 4) > 0 || m->nroutes == 0,
+			   model_family_routes(m, 6) > 0};
+	c.inet = present[0] && present[1];
+	const char *family = c.inet ? "inet" : present[1] ? "ip6" : "ip";
 
-	/* Group the random routes by slot count and snat class. */
+	report_header(m, 0, out, "# ");
+	/* Delete the table in every family: a file that moves from ip to inet
+	 * must not leave the old table behind. */
+	static const char *const all[] = {"ip", "ip6", "inet"};
+	for (size_t i = 0; i < ARRAY_LEN(all); i++)
+		buf_printf(out, "table %s %s\ndelete table %s %s\n", all[i], table,
+			   all[i], table);
+	buf_printf(out, "table %s %s {", family, table);
+
 	struct group *groups = xmalloc(xmul(m->nroutes ? m->nroutes : 1, sizeof(*groups)));
 	size_t ngroups = 0;
-	uint64_t rr_total = 0;
 	for (size_t i = 0; i < m->nroutes; i++) {
 		const struct m_route *r = &m->routes[i];
-		if (r->balance == BALANCE_ROUNDROBIN)
-			rr_total += route_slots(r);
-		else
-			groups[ngroups++] = (struct group){route_slots(r), r->snat_cls};
+		if (route_shared(r))
+			groups[ngroups++] = (struct group){r->family, route_slots(r), r->snat_cls};
 	}
 	qsort(groups, ngroups, sizeof(*groups), cmp_group);
 	size_t n = 0;
@@ -215,192 +743,34 @@ void emit_nft(const struct model *m, const char *table, struct buf *out)
 			groups[n++] = groups[i];
 	ngroups = n;
 
-	struct buf text;
-	buf_init(&text);
-	uint8_t key[16];
+	struct own *own = xcalloc(m->nroutes ? m->nroutes : 1, sizeof(*own));
+	for (int fi = 0; fi < 2; fi++)
+		if (present[fi])
+			emit_listener_maps(&c, &fams[fi]);
+	for (int fi = 0; fi < 2; fi++)
+		if (present[fi])
+			emit_shared_maps(&c, &fams[fi], groups, ngroups);
+	emit_own_maps(&c, own);
+	emit_affinity_sets(&c);
 
-	/* The listeners: where each new connection goes. */
-	struct elems listeners = {0};
-	for (size_t i = 0; i < m->nroutes; i++) {
-		const struct m_route *r = &m->routes[i];
-		for (size_t j = 0; j < r->nlisteners; j++) {
-			const struct m_listener *l = &r->listeners[j];
-			char addr[64];
-			model_addr_str(&l->addr, addr);
-			buf_printf(&text, "%s . %s . %u", addr, proto_name(l->proto), l->port_lo);
-			put_place(&text, &l->loc, r->name);
-			if (r->balance == BALANCE_ROUNDROBIN)
-				buf_printf(&text, " : goto rr_%s", r->name);
-			else
-				buf_printf(&text, " : goto random_%lu_c%u",
-					   (unsigned long)route_slots(r), r->snat_cls);
-			elems_add(&listeners, key, listener_key(l, 0, false, key), &text);
-		}
-	}
-	buf_puts(out, "\tmap listeners {\n"
-		      "\t\ttypeof ip daddr . meta l4proto . th dport : verdict\n");
-	if (listeners.len)
-		put_elements(out, &listeners, false);
-	buf_puts(out, "\t}\n");
-	elems_free(&listeners);
-
-	/* One map of servers per slot count, shared by the classes. */
+	emit_prerouting(&c, present);
 	for (size_t g = 0; g < ngroups; g++) {
-		if (g > 0 && groups[g].slots == groups[g - 1].slots)
-			continue;
-		uint64_t w = groups[g].slots;
-		struct elems servers = {0};
-		for (size_t i = 0; i < m->nroutes; i++) {
-			const struct m_route *r = &m->routes[i];
-			if (r->balance != BALANCE_RANDOM || route_slots(r) != w)
-				continue;
-			servers.interval |= route_weighted(r);
-		}
-		for (size_t i = 0; i < m->nroutes; i++) {
-			const struct m_route *r = &m->routes[i];
-			if (r->balance != BALANCE_RANDOM || route_slots(r) != w)
-				continue;
-			uint64_t gcd = route_gcd(r);
-			for (size_t j = 0; j < r->nlisteners; j++) {
-				const struct m_listener *l = &r->listeners[j];
-				char addr[64];
-				model_addr_str(&l->addr, addr);
-				uint64_t slot = 0;
-				for (size_t k = 0; k < r->nservers; k++) {
-					const struct m_server *sv = &r->servers[k];
-					if (sv->drain)
-						continue;
-					uint64_t span = sv->weight / gcd;
-					buf_printf(&text, "%s . %s . %u . ", addr,
-						   proto_name(l->proto), l->port_lo);
-					put_slot_range(&text, slot, slot + span - 1);
-					put_place(&text, &sv->loc, r->name);
-					put_server(&text, sv);
-					elems_add(&servers, key,
-						  listener_key(l, (uint32_t)slot, true, key), &text);
-					slot += span;
-				}
-			}
-		}
-		buf_printf(out, "\n\tmap random_%lu {\n\t\ttypeof ip daddr . meta l4proto . "
-			   "th dport . numgen random mod %lu : ip daddr . th dport\n",
-			   (unsigned long)w, (unsigned long)w);
-		if (servers.interval)
-			buf_puts(out, "\t\tflags interval\n");
-		put_elements(out, &servers, false);
-		buf_puts(out, "\t}\n");
-		elems_free(&servers);
-	}
-
-	/* Roundrobin: one integer-keyed map, each route a run of slots. */
-	if (rr_total > 0) {
-		struct elems slots = {.interval = true};
-		uint64_t base = 0;
-		for (size_t i = 0; i < m->nroutes; i++) {
-			const struct m_route *r = &m->routes[i];
-			if (r->balance != BALANCE_ROUNDROBIN)
-				continue;
-			uint64_t gcd = route_gcd(r);
-			for (size_t k = 0; k < r->nservers; k++) {
-				const struct m_server *sv = &r->servers[k];
-				if (sv->drain)
-					continue;
-				uint64_t span = sv->weight / gcd;
-				put_slot_range(&text, base, base + span - 1);
-				put_place(&text, &sv->loc, r->name);
-				put_server(&text, sv);
-				elems_add(&slots, key, 0, &text);
-				base += span;
-			}
-		}
-		buf_printf(out, "\n\tmap roundrobin {\n\t\ttypeof numgen inc mod %lu : "
-			   "ip daddr . th dport\n\t\tflags interval\n",
-			   (unsigned long)rr_total);
-		put_elements(out, &slots, true);
-		buf_puts(out, "\t}\n");
-		elems_free(&slots);
-	}
-
-	buf_puts(out, "\n\tchain prerouting {\n"
-		      "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-		      "\t\tip daddr . meta l4proto . th dport vmap @listeners\n"
-		      "\t}\n");
-
-	for (size_t g = 0; g < ngroups; g++) {
+		const struct fam *f = &fams[groups[g].family == 6];
 		unsigned long w = (unsigned long)groups[g].slots;
-		buf_printf(out, "\n\tchain random_%lu_c%u {\n", w, groups[g].cls);
+		buf_printf(out, "\n\tchain random%s_%lu_c%u {\n", f->sfx, w, groups[g].cls);
 		put_mark_set(out, groups[g].cls);
-		buf_printf(out, "\t\tmeta l4proto { tcp, udp } dnat ip to ip daddr . "
-			   "meta l4proto . th dport . numgen random mod %lu map @random_%lu\n"
-			   "\t}\n", w, w);
+		buf_printf(out, "\t\tmeta l4proto { tcp, udp } dnat %s to %s daddr . "
+			   "meta l4proto . th dport . numgen random mod %lu map @random%s_%lu\n"
+			   "\t}\n", f->ip, f->ip, w, f->sfx, w);
 	}
-
-	uint64_t base = 0;
-	for (size_t i = 0; i < m->nroutes; i++) {
-		const struct m_route *r = &m->routes[i];
-		if (r->balance != BALANCE_ROUNDROBIN)
-			continue;
-		uint64_t slots = route_slots(r);
-		buf_printf(out, "\n\tchain rr_%s {\n", r->name);
-		put_mark_set(out, r->snat_cls);
-		static const enum ast_proto protos[] = {PROTO_TCP, PROTO_UDP};
-		for (size_t p = 0; p < ARRAY_LEN(protos); p++) {
-			if (!(r->protos & protos[p]))
-				continue;
-			/* Each rule counts for itself: strict rotation per route. */
-			buf_printf(out, "\t\tmeta l4proto %s dnat ip to numgen inc mod %lu",
-				   proto_name(protos[p]), (unsigned long)slots);
-			if (base)
-				buf_printf(out, " offset %lu", (unsigned long)base);
-			buf_puts(out, " map @roundrobin");
-			put_place(out, &r->loc, r->name);
-			buf_putc(out, '\n');
-		}
-		buf_puts(out, "\t}\n");
-		base += slots;
-	}
-
-	buf_puts(out, "\n\tchain postrouting {\n"
-		      "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-	for (size_t c = SNAT_CLASS_MASQUERADE; c < m->nsnats; c++) {
-		const struct m_snat *sn = &m->snats[c];
-		if (!sn->used)
-			continue;
-		buf_printf(out, "\t\tct mark & 0x%08x == 0x%08x ", EMIT_IPT_MARK_MASK,
-			   EMIT_IPT_MARK_OURS | sn->cls << 16);
-		if (sn->kind == SNAT_MASQUERADE) {
-			buf_puts(out, "masquerade");
-			if (sn->loc.file)
-				buf_printf(out, " comment \"%s:%d: snat masquerade\"",
-					   sn->loc.file->base, sn->loc.first_line);
-			else
-				buf_printf(out, " comment \"%s: snat masquerade (default)\"",
-					   m->source);
-		} else {
-			char addr[64];
-			model_addr_str(&sn->addr, addr);
-			buf_printf(out, "snat to %s comment \"%s:%d: snat %s\"", addr,
-				   sn->loc.file->base, sn->loc.first_line, addr);
-		}
-		buf_putc(out, '\n');
-	}
-	buf_puts(out, "\t}\n");
-
-	if (!m->forward_accept) {
-		char place[300];
-		if (m->policy_explicit)
-			snprintf(place, sizeof(place), "%s:%d: policy forward drop",
-				 m->policy_loc.file->base, m->policy_loc.first_line);
-		else
-			snprintf(place, sizeof(place), "%s: policy forward drop (default)",
-				 m->source);
-		buf_printf(out, "\n\tchain forward {\n"
-			   "\t\ttype filter hook forward priority filter; policy drop;\n"
-			   "\t\tct state established,related accept comment \"%s: replies and related\"\n"
-			   "\t\tct status dnat ct mark & 0x%08x == 0x%08x accept comment \"%s: routed connections\"\n"
-			   "\t}\n", place, EMIT_IPT_MARK_OURS, EMIT_IPT_MARK_OURS, place);
-	}
+	for (size_t i = 0; i < m->nroutes; i++)
+		if (!route_shared(&m->routes[i]))
+			emit_own_chain(&c, &m->routes[i], &own[i]);
+	emit_postrouting(&c, present);
+	emit_forward(&c);
 	buf_puts(out, "}\n");
-	buf_free(&text);
+
+	free(own);
 	free(groups);
+	buf_free(&c.text);
 }

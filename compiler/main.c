@@ -32,7 +32,8 @@ static void usage(FILE *f)
 	fputs("usage: tcproutec [OPTIONS] FILE.tr\n"
 	      "Compile TCP/UDP load-balancing routes into a netfilter ruleset.\n"
 	      "\n"
-	      "  -t, --target TARGET   iptables (default; rules.v4 format) or nft\n"
+	      "  -t, --target TARGET   iptables (default; rules.v4), ip6tables\n"
+	      "                        (rules.v6) or nft\n"
 	      "      --nft-table NAME  name of the nft table (default tcproutec)\n"
 	      "  -o, --output FILE     write FILE atomically instead of stdout\n"
 	      "  -I DIR                add DIR to the include search path\n"
@@ -206,11 +207,6 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o, d);
 	bool color = use_color(o.color);
 
-	if (o.target == T_IP6TABLES) {
-		fputs("tcproutec: target 'ip6tables' is not supported yet\n", stderr);
-		return 2;
-	}
-
 	struct src_set srcs;
 	src_set_init(&srcs);
 	for (size_t i = 0; i < o.includes.len; i++)
@@ -271,7 +267,7 @@ int main(int argc, char **argv)
 		if (o.target == T_NFT)
 			emit_nft(m, o.nft_table, &out);
 		else
-			emit_ipt(m, &out);
+			emit_ipt(m, o.target == T_IP6TABLES ? 6 : 4, &out);
 		char err[512];
 		if (!out_write(o.output, &out, err, sizeof(err))) {
 			fprintf(stderr, "tcproutec: %s\n", err);

@@ -21,3 +21,19 @@ unsigned long model_active_weight(const struct m_route *r)
 			w += r->servers[i].weight;
 	return w;
 }
+
+bool model_family_uses_snat(const struct model *m, int family, unsigned cls)
+{
+	for (size_t i = 0; i < m->nroutes; i++)
+		if (m->routes[i].family == family && m->routes[i].snat_cls == cls)
+			return true;
+	return false;
+}
+
+size_t model_family_routes(const struct model *m, int family)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->nroutes; i++)
+		n += m->routes[i].family == family;
+	return n;
+}

@@ -29,7 +29,7 @@ struct m_listener {
 
 struct m_server {
 	struct m_addr addr;
-	uint16_t port;        /* 0: keep the original port */
+	uint16_t port;        /* 0: keep the connection's original port */
 	unsigned weight;      /* 1..1000 */
 	bool drain;
 	struct loc loc;
@@ -57,6 +57,12 @@ struct m_route {
 	unsigned snat_cls;    /* index into model.snats */
 	unsigned protos;      /* PROTO_TCP | PROTO_UDP of its listeners */
 	const char *chain;    /* iptables chain name */
+	int family;           /* 4 or 6: every address of a route is of one */
+	bool keep_port;       /* servers are given without a port */
+	bool any_range;       /* a listener has a port range */
+	struct m_addr *allow; /* allow from: NULL when anyone may connect */
+	size_t nallow;
+	unsigned affinity;    /* seconds a client keeps its server; 0: none */
 };
 
 struct model {
@@ -70,12 +76,18 @@ struct model {
 	struct loc policy_loc;
 };
 
+#define AFFINITY_DEFAULT_SECONDS (3u * 3600u)
+
 #define SNAT_CLASS_NONE 0u
 #define SNAT_CLASS_MASQUERADE 1u
 #define SNAT_MAX_CLASSES 128u  /* 7 bits of the connection mark */
 
 /* Text of an address, e.g. "10.0.0.1" or "2001:db8::1" (no prefix). */
 void model_addr_str(const struct m_addr *a, char out[64]);
+/* Does any route of `family` (4 or 6) use snat class cls? */
+bool model_family_uses_snat(const struct model *m, int family, unsigned cls);
+/* Number of routes of `family`. */
+size_t model_family_routes(const struct model *m, int family);
 /* Active (not drained) servers' total weight. */
 unsigned long model_active_weight(const struct m_route *r);
 

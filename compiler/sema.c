@@ -93,11 +93,6 @@ static const char *nearest_def(const struct sema *s, const char *name)
 	return best;
 }
 
-static void not_yet(struct sema *s, struct loc loc, const char *what)
-{
-	diag_error(s->d, loc, "%s is not supported yet", what);
-}
-
 /* ---- values ----------------------------------------------------------- */
 
 /* Follows $name references to the value they stand for. Returns NULL after
@@ -340,10 +335,6 @@ static bool eval_host(struct sema *s, const struct ast_val *use, const char *rol
 			   "network %s/%s", role, v->text, v->prefix);
 		return false;
 	}
-	if (out->family == 6) {
-		not_yet(s, use->loc, "IPv6");
-		return false;
-	}
 	return true;
 }
 
@@ -351,8 +342,46 @@ static bool eval_host(struct sema *s, const struct ast_val *use, const char *rol
 
 struct route_build {
 	struct vec listeners, servers;   /* struct m_listener *, struct m_server * */
-	const struct ast_item *balance, *snat, *comment, *affinity;
+	struct vec allow;                /* struct m_addr * */
+	const struct ast_item *balance, *snat, *comment, *affinity, *allow_item;
+	/* The first address that fixed the route's family, for mix errors. */
+	int family;
+	struct loc family_loc;
+	const struct ast_item *port_server, *bare_server; /* with / without port */
 };
+
+/* Every address in a route is of one family. */
+static bool check_family(struct sema *s, struct route_build *rb, int family,
+			 struct loc loc)
+{
+	if (!rb->family) {
+		rb->family = family;
+		rb->family_loc = loc;
+		return true;
+	}
+	if (rb->family == family)
+		return true;
+	diag_error(s->d, loc, "IPv%d address in a route of IPv%d addresses: a "
+		   "route may not mix families", family, rb->family);
+	diag_note(s->d, rb->family_loc, "the route's first address, IPv%d, is here",
+		  rb->family);
+	return false;
+}
+
+static bool valid_iface(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 15)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!(c == '_' || c == '-' || c == '.' ||
+		      (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9')))
+			return false;
+	}
+	return true;
+}
 
 static void check_single(struct sema *s, const struct ast_item **slot,
 			 const struct ast_item *it, const char *what)
@@ -376,24 +405,25 @@ static void build_listen(struct sema *s, struct route_build *rb,
 	if (!host)
 		ok = false;
 	else if (host->kind == AV_ANY) {
-		not_yet(s, it->host->loc, "listening on any address ('*')");
-		ok = false;
+		l->any = true;
 	} else if (host->kind == AV_SET) {
 		diag_error(s->d, it->host->loc, "a listen address must be one "
 			   "address, not a set");
 		ok = false;
 	} else if (!eval_host(s, it->host, "a listen address", &l->addr)) {
 		ok = false;
+	} else if (!check_family(s, rb, l->addr.family, it->host->loc)) {
+		ok = false;
 	}
 	if (!eval_port(s, it->port, true, &l->port_lo, &l->port_hi))
 		ok = false;
-	else if (l->port_lo != l->port_hi) {
-		not_yet(s, it->port->loc, "a port range");
-		ok = false;
-	}
 	if (it->iface) {
-		not_yet(s, it->iface_loc, "'listen ... on IFACE'");
-		ok = false;
+		if (!valid_iface(it->iface)) {
+			diag_error(s->d, it->iface_loc, "'%s' is not an interface name "
+				   "(at most 15 letters, digits, '_', '-' and '.')", it->iface);
+			ok = false;
+		}
+		l->iface = it->iface;
 	}
 	if (ok)
 		vec_push(&rb->listeners, l);
@@ -417,12 +447,13 @@ static void build_server(struct sema *s, struct route_build *rb,
 {
 	bool ok = true;
 	uint16_t port = 0, hi;
-	if (!it->port) {
-		diag_error(s->d, it->host->loc, "server needs a port: write ADDRESS:PORT");
+	/* Without a port the connection keeps its original one. */
+	if (it->port && !eval_port(s, it->port, false, &port, &hi))
 		ok = false;
-	} else if (!eval_port(s, it->port, false, &port, &hi)) {
-		ok = false;
-	}
+	if (it->port && !rb->port_server)
+		rb->port_server = it;
+	if (!it->port && !rb->bare_server)
+		rb->bare_server = it;
 	unsigned long weight = 1;
 	if (it->weight && !eval_number(s, it->weight, 1, MAX_WEIGHT, "weight", &weight))
 		ok = false;
@@ -438,13 +469,15 @@ static void build_server(struct sema *s, struct route_build *rb,
 		/* A set expands to one server per member, in set order. */
 		for (const struct ast_val *e = host->elems; e; e = e->next) {
 			struct m_addr a;
-			if (eval_host(s, e, "a server", &a))
+			if (eval_host(s, e, "a server", &a) &&
+			    check_family(s, rb, a.family, e->kind == AV_VAR ? e->loc : it->host->loc))
 				add_server(s, rb, it, &a, port, (unsigned)weight);
 		}
 		return;
 	}
 	struct m_addr a;
-	if (eval_host(s, it->host, "a server", &a))
+	if (eval_host(s, it->host, "a server", &a) &&
+	    check_family(s, rb, a.family, it->host->loc))
 		add_server(s, rb, it, &a, port, (unsigned)weight);
 }
 
@@ -559,6 +592,57 @@ static void check_duplicate_servers(struct sema *s, struct route_build *rb)
 	free(v);
 }
 
+/* allow from: an address, a network, or a set of them. */
+static void allow_one(struct sema *s, struct route_build *rb, const struct ast_val *use)
+{
+	const struct ast_val *v = deref(s, use);
+	if (!v)
+		return;
+	if (v->kind == AV_SET) {
+		if (!v->elems)
+			diag_error(s->d, use->loc, "an empty set allows no client");
+		for (const struct ast_val *e = v->elems; e; e = e->next)
+			allow_one(s, rb, e);
+		return;
+	}
+	if (v->kind != AV_ADDR) {
+		wrong_kind(s, use, v, "an address, a network or a set of them");
+		return;
+	}
+	struct m_addr *a = ARENA_NEW(s->a, struct m_addr);
+	if (!parse_addr(s, v, a) || !check_family(s, rb, a->family, use->loc))
+		return;
+	vec_push(&rb->allow, a);
+}
+
+static void build_allow(struct sema *s, struct route_build *rb, const struct ast_item *it)
+{
+	allow_one(s, rb, it->addr);
+}
+
+/* A duration: digits and s, m or h; 1 s to 30 days. */
+static bool eval_duration(struct sema *s, const struct ast_val *use, unsigned *out)
+{
+	const struct ast_val *v = deref(s, use);
+	if (!v)
+		return false;
+	if (v->kind != AV_DURATION) {
+		wrong_kind(s, use, v, "a duration such as 90s, 30m or 3h");
+		return false;
+	}
+	size_t n = strlen(v->text);
+	char unit = v->text[n - 1];
+	unsigned long mult = unit == 's' ? 1 : unit == 'm' ? 60 : 3600;
+	struct ast_val digits = *v;
+	digits.kind = AV_NUMBER;
+	digits.text = arena_strndup(s->a, v->text, n - 1);
+	unsigned long max = 30ul * 24 * 3600 / mult, val;
+	if (!eval_uint(s, &digits, 1, max, "duration", &val))
+		return false;
+	*out = (unsigned)(val * mult);
+	return true;
+}
+
 static void build_route(struct sema *s, const struct ast_stmt *st, struct m_route *r)
 {
 	struct route_build rb = {0};
@@ -584,13 +668,11 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 			check_comment(s, it);
 			break;
 		case AI_ALLOW:
-			not_yet(s, it->loc, "'allow from'");
-			ok = false;
+			check_single(s, &rb.allow_item, it, "allow from");
+			build_allow(s, &rb, it);
 			break;
 		case AI_AFFINITY:
 			check_single(s, &rb.affinity, it, "affinity");
-			not_yet(s, it->loc, "'affinity'");
-			ok = false;
 			break;
 		}
 	}
@@ -609,17 +691,57 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 			   st->name, rb.servers.len, MAX_SERVERS);
 
 	/* Defaults fill in what the route leaves out. */
-	const struct ast_item *balance = rb.balance, *snat = rb.snat;
+	const struct ast_item *balance = rb.balance, *snat = rb.snat, *affinity = rb.affinity;
 	if (s->defaults) {
 		for (const struct ast_item *it = s->defaults->items; it; it = it->next) {
 			if (it->kind == AI_BALANCE && !balance)
 				balance = it;
 			if (it->kind == AI_SNAT && !snat)
 				snat = it;
+			if (it->kind == AI_AFFINITY && !affinity)
+				affinity = it;
 		}
 	}
 	r->balance = balance ? balance->balance : BALANCE_RANDOM;
+	if (affinity) {
+		r->affinity = AFFINITY_DEFAULT_SECONDS;
+		if (affinity->timeout && !eval_duration(s, affinity->timeout, &r->affinity))
+			ok = false;
+	}
 	r->snat_cls = snat_class(s, snat, &ok);
+	/* A snat address of the other family than the route's. */
+	if (r->snat_cls >= 2 && rb.family &&
+	    s->m->snats[r->snat_cls].addr.family != rb.family) {
+		const struct loc at = snat == rb.snat ? snat->addr->loc : st->name_loc;
+		diag_error(s->d, at, "snat address is IPv%d but route '%s' is IPv%d",
+			   s->m->snats[r->snat_cls].addr.family, st->name, rb.family);
+		if (snat != rb.snat)
+			diag_note(s->d, snat->loc, "the snat comes from this default");
+		ok = false;
+	}
+	r->family = rb.family ? rb.family : 4;
+	if (rb.port_server && rb.bare_server) {
+		diag_error(s->d, rb.bare_server->host->loc, "this server has no port "
+			   "but others of route '%s' have one: give all a port, or none "
+			   "to keep the connection's port", st->name);
+		diag_note(s->d, rb.port_server->loc, "a server with a port is here");
+	}
+	r->keep_port = rb.servers.len > 0 && !rb.port_server;
+	for (size_t i = 0; i < rb.listeners.len; i++) {
+		const struct m_listener *l = rb.listeners.items[i];
+		if (l->port_lo != l->port_hi)
+			r->any_range = true;
+	}
+	if (r->any_range && rb.port_server) {
+		diag_error(s->d, rb.port_server->port->loc, "a route that listens on a "
+			   "port range keeps the connection's port: give its servers no port");
+	}
+	r->nallow = rb.allow.len;
+	if (rb.allow_item) {
+		r->allow = ARENA_ARRAY(s->a, struct m_addr, r->nallow ? r->nallow : 1);
+		for (size_t i = 0; i < r->nallow; i++)
+			r->allow[i] = *(struct m_addr *)rb.allow.items[i];
+	}
 	r->comment = rb.comment ? rb.comment->text : NULL;
 
 	r->nlisteners = rb.listeners.len;
@@ -670,12 +792,14 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 	(void)ok;
 	vec_free(&rb.listeners);
 	vec_free(&rb.servers);
+	vec_free(&rb.allow);
 }
 
 /* ---- checks across routes -------------------------------------------- */
 
 struct lref {
 	const struct m_listener *l;
+	int family;
 	size_t route;
 };
 
@@ -684,8 +808,10 @@ static int cmp_listener(const void *pa, const void *pb)
 	const struct lref *a = pa, *b = pb;
 	if (a->l->proto != b->l->proto)
 		return a->l->proto < b->l->proto ? -1 : 1;
-	if (a->l->addr.family != b->l->addr.family)
-		return a->l->addr.family < b->l->addr.family ? -1 : 1;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->l->any != b->l->any)
+		return a->l->any ? -1 : 1;
 	int c = memcmp(a->l->addr.bytes, b->l->addr.bytes, 16);
 	if (c)
 		return c;
@@ -696,7 +822,60 @@ static int cmp_listener(const void *pa, const void *pb)
 	return a->l < b->l ? -1 : a->l > b->l;
 }
 
-/* Sorting makes this O(n log n): a gateway holds 100,000 listeners. */
+static bool same_group(const struct lref *a, const struct lref *b)
+{
+	return a->l->proto == b->l->proto && a->family == b->family;
+}
+
+/* Two listeners collide when a connection could match both. */
+static bool collide(const struct lref *a, const struct lref *b)
+{
+	const struct m_listener *x = a->l, *y = b->l;
+	if (!same_group(a, b) || x->port_hi < y->port_lo || y->port_hi < x->port_lo)
+		return false;
+	if (!x->any && !y->any && memcmp(x->addr.bytes, y->addr.bytes, 16) != 0)
+		return false;
+	return !x->iface || !y->iface || strcmp(x->iface, y->iface) == 0;
+}
+
+void sema_listener_str(const struct m_listener *l, int family, char *out, size_t n)
+{
+	char addr[64] = "*";
+	if (!l->any)
+		model_addr_str(&l->addr, addr);
+	const char *lb = family == 6 && !l->any ? "[" : "";
+	const char *rb = family == 6 && !l->any ? "]" : "";
+	int k = snprintf(out, n, "%s %s%s%s:%u", l->proto == PROTO_TCP ? "tcp" : "udp",
+			 lb, addr, rb, l->port_lo);
+	if (l->port_hi != l->port_lo && k > 0 && (size_t)k < n)
+		k += snprintf(out + k, n - (size_t)k, "-%u", l->port_hi);
+	if (l->iface && k > 0 && (size_t)k < n)
+		snprintf(out + k, n - (size_t)k, " on %s", l->iface);
+}
+
+static void report_overlap(struct sema *s, const struct lref *p, const struct lref *q)
+{
+	const struct model *m = s->m;
+	/* Report at the later of the two in source order. */
+	if (q->route < p->route || (q->route == p->route && q->l < p->l)) {
+		const struct lref *t = p;
+		p = q;
+		q = t;
+	}
+	char a[128], b[128];
+	sema_listener_str(q->l, q->family, a, sizeof(a));
+	sema_listener_str(p->l, p->family, b, sizeof(b));
+	if (p->route == q->route)
+		diag_error(s->d, q->l->loc, "%s overlaps %s of the same route", a, b);
+	else
+		diag_error(s->d, q->l->loc, "%s overlaps %s of route '%s'", a, b,
+			   m->routes[p->route].name);
+	diag_note(s->d, p->l->loc, "previous listener for %s is here", b);
+}
+
+/* Sorting keeps this O(n log n) for the usual case of one listener per
+ * address and port: a gateway holds 100,000 listeners. Listeners on any
+ * address ('*') are few; each is compared with its group. */
 static void check_listener_overlap(struct sema *s)
 {
 	struct model *m = s->m;
@@ -709,33 +888,41 @@ static void check_listener_overlap(struct sema *s)
 	size_t k = 0;
 	for (size_t i = 0; i < m->nroutes; i++)
 		for (size_t j = 0; j < m->routes[i].nlisteners; j++)
-			v[k++] = (struct lref){&m->routes[i].listeners[j], i};
+			v[k++] = (struct lref){&m->routes[i].listeners[j],
+					       m->routes[i].family, i};
 	qsort(v, n, sizeof(*v), cmp_listener);
-	/* prev: the listener reaching furthest in the current (proto, addr). */
-	size_t prev = 0;
-	for (size_t i = 1; i < n; i++) {
-		const struct m_listener *a = v[prev].l, *b = v[i].l;
-		bool same = a->proto == b->proto && a->addr.family == b->addr.family &&
-			    memcmp(a->addr.bytes, b->addr.bytes, 16) == 0;
-		if (same && b->port_lo <= a->port_hi) {
-			char txt[64];
-			model_addr_str(&b->addr, txt);
-			/* Report at the later of the two in source order. */
-			const struct lref *first = &v[prev], *second = &v[i];
-			if (second->route < first->route) {
-				const struct lref *t = first;
-				first = second;
-				second = t;
-			}
-			diag_error(s->d, second->l->loc, "%s %s:%u is already routed by "
-				   "route '%s'", b->proto == PROTO_TCP ? "tcp" : "udp", txt,
-				   b->port_lo, m->routes[first->route].name);
-			diag_note(s->d, first->l->loc, "previous listener for %s:%u is here",
-				  txt, b->port_lo);
-		}
-		if (!same || b->port_hi > a->port_hi)
-			prev = i;
+	/* Any-address listeners sort first in their group. */
+	size_t group = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!same_group(&v[group], &v[i]))
+			group = i;
+		if (!v[i].l->any)
+			continue;
+		for (size_t j = group; j < n && same_group(&v[group], &v[j]); j++)
+			if (j != i && (!v[j].l->any || j > i) && collide(&v[i], &v[j]))
+				report_overlap(s, &v[i], &v[j]);
 	}
+	/* Same address: the listeners still open (reaching past this port). */
+	size_t *open = xmalloc(xmul(n, sizeof(*open)));
+	size_t nopen = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].l->any)
+			continue;
+		size_t keep = 0;
+		for (size_t j = 0; j < nopen; j++) {
+			const struct lref *o = &v[open[j]];
+			bool same_addr = same_group(o, &v[i]) &&
+				memcmp(o->l->addr.bytes, v[i].l->addr.bytes, 16) == 0;
+			if (!same_addr || o->l->port_hi < v[i].l->port_lo)
+				continue;
+			if (collide(o, &v[i]))
+				report_overlap(s, o, &v[i]);
+			open[keep++] = open[j];
+		}
+		nopen = keep;
+		open[nopen++] = i;
+	}
+	free(open);
 	free(v);
 }
 
@@ -824,12 +1011,9 @@ static void collect(struct sema *s, const struct ast_file *file,
 				s->defaults = st;
 			}
 			for (const struct ast_item *it = st->items; it; it = it->next) {
-				if (it->kind == AI_BALANCE || it->kind == AI_SNAT)
+				if (it->kind == AI_BALANCE || it->kind == AI_SNAT ||
+				    it->kind == AI_AFFINITY)
 					continue;
-				if (it->kind == AI_AFFINITY) {
-					not_yet(s, it->loc, "'affinity'");
-					continue;
-				}
 				static const char *const names_[] = {
 					[AI_LISTEN] = "listen", [AI_SERVER] = "server",
 					[AI_ALLOW] = "allow", [AI_COMMENT] = "comment",
@@ -838,12 +1022,14 @@ static void collect(struct sema *s, const struct ast_file *file,
 					   "(only balance, snat and affinity)", names_[it->kind]);
 			}
 			{
-				const struct ast_item *b = NULL, *n = NULL;
+				const struct ast_item *b = NULL, *n = NULL, *a = NULL;
 				for (const struct ast_item *it = st->items; it; it = it->next) {
 					if (it->kind == AI_BALANCE)
 						check_single(s, &b, it, "balance");
 					if (it->kind == AI_SNAT)
 						check_single(s, &n, it, "snat");
+					if (it->kind == AI_AFFINITY)
+						check_single(s, &a, it, "affinity");
 				}
 			}
 			break;

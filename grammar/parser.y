@@ -262,6 +262,12 @@ item:
 			$$->proto = $2; $$->proto_loc = @2; $$->host = $3; $$->port = $5;
 			$$->iface = $7; $$->iface_loc = @7; $$->end = @7;
 		}
+	| K_LISTEN proto host ':' port K_ON STRING
+		{
+			$$ = item_new(scanner, AI_LISTEN, @1);
+			$$->proto = $2; $$->proto_loc = @2; $$->host = $3; $$->port = $5;
+			$$->iface = $7; $$->iface_loc = @7; $$->end = @7;
+		}
 	| K_SERVER host server_opts
 		{ $$ = $3; $$->loc = @1; $$->host = $2; $$->end = @$; }
 	| K_SERVER host ':' port server_opts

@@ -58,7 +58,7 @@ static inline void unit_compile_file(struct unit_compile *c, const char *path,
 	if (c->model) {
 		struct buf out;
 		buf_init(&out);
-		emit_ipt(c->model, &out);
+		emit_ipt(c->model, 4, &out);
 		c->output = xstrdup(buf_cstr(&out));
 		buf_free(&out);
 	}
