@@ -313,6 +313,8 @@ host:
 		{ $$ = val_new(scanner, AV_ADDR, @2, $2); $$->is6 = true; $$->bracketed = true; }
 	| VAR
 		{ $$ = val_new(scanner, AV_VAR, @$, $1); }
+	| '[' VAR ']'
+		{ $$ = val_new(scanner, AV_VAR, @2, $2); }
 	| '*'
 		{ $$ = val_new(scanner, AV_ANY, @$, NULL); }
 	;
