@@ -45,7 +45,8 @@ static struct ast_item *item_new(yyscan_t scanner, enum ast_item_kind kind,
 				 struct loc loc);
 static struct ast_stmt *stmt_new(yyscan_t scanner, enum ast_stmt_kind kind,
 				 struct loc loc);
-static struct ast_item *items_append(struct ast_item *list, struct ast_item *it);
+static struct ast_item *items_reverse(struct ast_item *list);
+static struct ast_val *vals_reverse(struct ast_val *list);
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, const char *msg);
 }
 
@@ -199,24 +200,19 @@ addr:
 
 set:
 	  '{' nls set_elems nls '}'
-		{ $$ = val_new(scanner, AV_SET, @$, NULL); $$->elems = $3; }
+		{ $$ = val_new(scanner, AV_SET, @$, NULL); $$->elems = vals_reverse($3); }
 	| '{' nls set_elems ',' nls '}'
-		{ $$ = val_new(scanner, AV_SET, @$, NULL); $$->elems = $3; }
+		{ $$ = val_new(scanner, AV_SET, @$, NULL); $$->elems = vals_reverse($3); }
 	| '{' nls '}'
 		{ $$ = val_new(scanner, AV_SET, @$, NULL); }
 	;
 
-/* Built reversed, then turned around in set_elems' users: see set_elem. */
+/* Built in reverse, so that a set of 100,000 members costs no more than
+ * its length; the set rule turns it around. */
 set_elems:
 	  set_elem
 	| set_elems ',' nls set_elem
-		{
-			struct ast_val *v = $1;
-			while (v->next)
-				v = v->next;
-			v->next = $4;
-			$$ = $1;
-		}
+		{ $4->next = $1; $$ = $4; }
 	;
 
 set_elem:
@@ -230,13 +226,14 @@ nls:
 	| nls NEWLINE
 	;
 
+/* Items are built in reverse, like set members, and turned around here. */
 block:
 	  '{' items '}'
-		{ $$ = $2; }
+		{ $$ = items_reverse($2); }
 	| '{' items item '}'
-		{ $$ = items_append($2, $3); }
+		{ $3->next = $2; $$ = items_reverse($3); }
 	| '{' items error '}'
-		{ $$ = $2; yyerrok; }
+		{ $$ = items_reverse($2); yyerrok; }
 	;
 
 items:
@@ -244,7 +241,7 @@ items:
 		{ $$ = NULL; }
 	| items eos
 	| items item eos
-		{ $$ = items_append($1, $2); }
+		{ $2->next = $1; $$ = $2; }
 	| items error eos
 		{ $$ = $1; yyerrok; }
 	;
@@ -377,16 +374,28 @@ static struct ast_stmt *stmt_new(yyscan_t scanner, enum ast_stmt_kind kind,
 	return s;
 }
 
-/* Items are few per block; appending by walking keeps the AST simple. */
-static struct ast_item *items_append(struct ast_item *list, struct ast_item *it)
+static struct ast_item *items_reverse(struct ast_item *list)
 {
-	if (!list)
-		return it;
-	struct ast_item *p = list;
-	while (p->next)
-		p = p->next;
-	p->next = it;
-	return list;
+	struct ast_item *out = NULL;
+	while (list) {
+		struct ast_item *next = list->next;
+		list->next = out;
+		out = list;
+		list = next;
+	}
+	return out;
+}
+
+static struct ast_val *vals_reverse(struct ast_val *list)
+{
+	struct ast_val *out = NULL;
+	while (list) {
+		struct ast_val *next = list->next;
+		list->next = out;
+		out = list;
+		list = next;
+	}
+	return out;
 }
 
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, const char *msg)
