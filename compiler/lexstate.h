@@ -26,6 +26,7 @@ struct lex_state {
 	const char *tok_text;
 	int tok_len;
 	int prev_token, cur_token;
+	struct loc prev_loc, cur_loc;
 };
 
 #endif

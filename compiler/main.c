@@ -10,9 +10,12 @@
 #include "diag.h"
 #include "emit_ipt.h"
 #include "emit_nft.h"
+#include "explain.h"
+#include "graph.h"
 #include "out.h"
 #include "parse.h"
 #include "sema.h"
+#include "verify.h"
 
 enum target { T_IPTABLES, T_IP6TABLES, T_NFT };
 
@@ -22,6 +25,9 @@ struct options {
 	const char *input;
 	const char *nft_table;
 	bool check;
+	int explain;          /* 0, EXPLAIN_TEXT or EXPLAIN_JSON */
+	bool graph;
+	const char *verify;   /* --verify: the committed file */
 	int color;            /* -1 auto, 0 never, 1 always */
 	struct vec includes;  /* const char * */
 	struct vec defines;   /* const char *, NAME=VALUE */
@@ -39,6 +45,11 @@ static void usage(FILE *f)
 	      "  -I DIR                add DIR to the include search path\n"
 	      "  -D NAME=VALUE         override the source's define NAME\n"
 	      "      --check           parse and check only; write nothing\n"
+	      "      --explain[=FORMAT]  print the audit view of each route\n"
+	      "                        instead: text (default) or json\n"
+	      "      --graph           print the routes as a Graphviz DOT graph\n"
+	      "      --verify FILE     compare FILE with the compiled output;\n"
+	      "                        if it is stale print a diff, exit 1\n"
 	      "  -W error              treat warnings as errors\n"
 	      "  -W no-NAME            turn off warning NAME (unused-define,\n"
 	      "                        duplicate-server)\n"
@@ -76,11 +87,15 @@ static bool valid_name(const char *s, size_t n)
 static void parse_args(int argc, char **argv, struct options *o,
 		       struct diag_ctx *d)
 {
-	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE };
+	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE, OPT_EXPLAIN, OPT_GRAPH,
+	       OPT_VERIFY };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
 		{"check", no_argument, NULL, OPT_CHECK},
+		{"explain", optional_argument, NULL, OPT_EXPLAIN},
+		{"graph", no_argument, NULL, OPT_GRAPH},
+		{"verify", required_argument, NULL, OPT_VERIFY},
 		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
 		{"color", optional_argument, NULL, OPT_COLOR},
 		{"colour", optional_argument, NULL, OPT_COLOR},
@@ -138,6 +153,20 @@ static void parse_args(int argc, char **argv, struct options *o,
 		case OPT_CHECK:
 			o->check = true;
 			break;
+		case OPT_EXPLAIN:
+			if (!optarg || strcmp(optarg, "text") == 0)
+				o->explain = EXPLAIN_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				o->explain = EXPLAIN_JSON;
+			else
+				die_usage("--explain wants text or json, not '%s'", optarg);
+			break;
+		case OPT_GRAPH:
+			o->graph = true;
+			break;
+		case OPT_VERIFY:
+			o->verify = optarg;
+			break;
 		case OPT_COLOR:
 			if (!optarg || strcmp(optarg, "always") == 0)
 				o->color = 1;
@@ -166,6 +195,13 @@ static void parse_args(int argc, char **argv, struct options *o,
 	if (optind + 1 < argc)
 		die_usage("only one input file, but '%s' follows", argv[optind + 1]);
 	o->input = argv[optind];
+	if (o->explain && o->graph)
+		die_usage("%s", "--explain and --graph cannot be combined");
+	/* --verify writes nothing, and reads its file once. */
+	if (o->verify && (o->check || strcmp(o->output, "-") != 0 ||
+			  (strcmp(o->verify, "-") == 0 && strcmp(o->input, "-") == 0)))
+		die_usage("%s", "--verify takes no -o or --check, and not both files "
+			  "from standard input");
 }
 
 /* The stdlib of the source tree when run from it, else the installed one. */
@@ -264,12 +300,20 @@ int main(int argc, char **argv)
 	if (!o.check) {
 		struct buf out;
 		buf_init(&out);
-		if (o.target == T_NFT)
+		enum explain_target et = o.target == T_NFT ? EXPLAIN_NFT :
+			o.target == T_IP6TABLES ? EXPLAIN_IP6TABLES : EXPLAIN_IPTABLES;
+		if (o.explain)
+			explain_print(m, et, (enum explain_format)o.explain, &out);
+		else if (o.graph)
+			graph_print(m, et, &out);
+		else if (o.target == T_NFT)
 			emit_nft(m, o.nft_table, &out);
 		else
 			emit_ipt(m, o.target == T_IP6TABLES ? 6 : 4, &out);
 		char err[512];
-		if (!out_write(o.output, &out, err, sizeof(err))) {
+		if (o.verify)
+			status = verify_file(o.verify, display, &out, stdout);
+		else if (!out_write(o.output, &out, err, sizeof(err))) {
 			fprintf(stderr, "tcproutec: %s\n", err);
 			status = 2;
 		}

@@ -399,7 +399,10 @@ static void build_listen(struct sema *s, struct route_build *rb,
 {
 	struct m_listener *l = ARENA_NEW(s->a, struct m_listener);
 	l->proto = it->proto;
-	l->loc = it->loc;
+	/* The endpoint, for the caret of an overlap. */
+	l->loc = it->host->loc;
+	if (it->port->loc.first_line == l->loc.first_line)
+		l->loc.last_column = it->port->loc.last_column;
 	bool ok = true;
 	const struct ast_val *host = deref(s, it->host);
 	if (!host)
@@ -636,9 +639,13 @@ static bool eval_duration(struct sema *s, const struct ast_val *use, unsigned *o
 	struct ast_val digits = *v;
 	digits.kind = AV_NUMBER;
 	digits.text = arena_strndup(s->a, v->text, n - 1);
-	unsigned long max = 30ul * 24 * 3600 / mult, val;
-	if (!eval_uint(s, &digits, 1, max, "duration", &val))
+	unsigned long max = 30ul * 24 * 3600 / mult, val = 0;
+	for (const char *p = digits.text; *p && val <= max; p++)
+		val = val * 10 + (unsigned long)(*p - '0');
+	if (val < 1 || val > max) {
+		diag_error(s->d, v->loc, "duration %s is out of range (1s to 720h)", v->text);
 		return false;
+	}
 	*out = (unsigned)(val * mult);
 	return true;
 }
@@ -987,6 +994,11 @@ static void collect(struct sema *s, const struct ast_file *file,
 		case AS_INCLUDE:
 			break;
 		case AS_DEFINE: {
+			if (st->value->kind == AV_SET)
+				for (const struct ast_val *e = st->value->elems; e; e = e->next)
+					if (e->kind == AV_NUMBER)
+						diag_error(s->d, e->loc, "a set holds addresses and "
+							   "networks, not numbers or ports");
 			struct def *prev = def_find(s, st->name);
 			if (prev && prev->from_cmdline && !prev->matched) {
 				prev->matched = true;

@@ -219,6 +219,9 @@ set_elem:
 	  addr
 	| VAR
 		{ $$ = val_new(scanner, AV_VAR, @$, $1); }
+	| NUMBER
+		/* Refused by the semantic pass, with a reason. */
+		{ $$ = val_new(scanner, AV_NUMBER, @$, $1); }
 	;
 
 nls:
@@ -302,10 +305,9 @@ proto:
 /* The address part of an endpoint. IPv6 takes brackets when a port
  * follows; the scanner would otherwise read the port as part of it. */
 host:
-	  ADDR4
-		{ $$ = val_new(scanner, AV_ADDR, @$, $1); }
-	| ADDR6
-		{ $$ = val_new(scanner, AV_ADDR, @$, $1); $$->is6 = true; }
+	  addr
+		/* A network parses, so that the semantic pass can say why it
+		 * does not belong here. */
 	| '[' ADDR6 ']'
 		{ $$ = val_new(scanner, AV_ADDR, @2, $2); $$->is6 = true; $$->bracketed = true; }
 	| VAR
@@ -494,12 +496,22 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
 	for (int i = 0; i < n; i++)
 		if (expected[i] == YYSYMBOL_NUMBER)
 			wants_number = true;
+	bool wants_colon = false;
+	for (int i = 0; i < n; i++)
+		if (strcmp(yysymbol_name(expected[i]), "':'") == 0)
+			wants_colon = true;
 	bool wants_stmt = false;
 	for (int i = 0; i < n; i++)
 		if (expected[i] == YYSYMBOL_K_ROUTE)
 			wants_stmt = true;
 	if (after_colon && wants_number) {
 		buf_puts(&msg, "expected a port after ':'");
+	} else if (wants_colon && st->prev_token == ADDR6) {
+		/* The scanner took "2001:db8::1:80" as one address. */
+		diag_error(d, st->prev_loc, "an IPv6 address followed by a port takes "
+			   "brackets, as in [2001:db8::1]:80");
+		buf_free(&msg);
+		return 0;
 	} else if (wants_stmt) {
 		buf_puts(&msg, "expected a statement (include, define, defaults, "
 			 "route or policy)");

@@ -1,0 +1,631 @@
+/* explain.c: see explain.h. */
+#include "explain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "report.h"
+#include "sema.h"
+#include "src.h"
+
+/* ---- exact shares ----------------------------------------------------- */
+
+/* A fixed-point number in [0, 2^32): l[0] is the integer part, l[1..] the
+ * fraction, most significant limb first. Each random rule multiplies what
+ * is left by (2^31 - q) / 2^31 and truncates below 2^-256: after the
+ * 100,000 rules a route may have, the error is under 10^-70, far below the
+ * 12 digits printed. */
+#define FX_LIMBS 9
+
+struct fx {
+	uint32_t l[FX_LIMBS];
+};
+
+/* x *= m; the caller keeps the integer part within 32 bits. */
+static void fx_mul(struct fx *x, uint32_t m)
+{
+	uint64_t carry = 0;
+	for (int i = FX_LIMBS - 1; i >= 0; i--) {
+		uint64_t v = (uint64_t)x->l[i] * m + carry;
+		x->l[i] = (uint32_t)v;
+		carry = v >> 32;
+	}
+}
+
+/* x /= 2^31, truncating. */
+static void fx_shr31(struct fx *x)
+{
+	for (int i = FX_LIMBS - 1; i > 0; i--)
+		x->l[i] = (x->l[i] >> 31) | (x->l[i - 1] << 1);
+	x->l[0] >>= 31;
+}
+
+/* "I.DDDDDDDDDDDD" from an integer part, 12 digits and whether what
+ * follows them is at least half a unit of the last digit. */
+static void put_decimal(unsigned ip, char digits[12], bool up, char out[20])
+{
+	for (int d = 11; up && d >= 0; d--) {
+		up = digits[d] == '9';
+		digits[d] = up ? '0' : (char)(digits[d] + 1);
+	}
+	snprintf(out, 20, "%u.%.12s", ip + (up ? 1u : 0u), digits);
+}
+
+static void fx_decimal(struct fx x, char out[20])
+{
+	unsigned ip = x.l[0];
+	char digits[12];
+	for (int d = 0; d < 12; d++) {
+		x.l[0] = 0;
+		fx_mul(&x, 10);
+		digits[d] = (char)('0' + x.l[0]);
+	}
+	put_decimal(ip, digits, (x.l[1] & 0x80000000u) != 0, out);
+}
+
+static void ratio_decimal(uint64_t num, uint64_t den, char out[20])
+{
+	char digits[12];
+	uint64_t r = num % den;
+	for (int d = 0; d < 12; d++) {
+		r *= 10;
+		digits[d] = (char)('0' + r / den);
+		r %= den;
+	}
+	put_decimal((unsigned)(num / den), digits, 2 * r >= den, out);
+}
+
+static uint64_t active_gcd(const struct m_route *r)
+{
+	uint64_t g = 0;
+	for (size_t i = 0; i < r->nservers; i++)
+		if (!r->servers[i].drain)
+			g = balance_gcd(r->servers[i].weight, g);
+	return g ? g : 1;
+}
+
+void explain_shares(const struct m_route *r, enum explain_target t,
+		    struct explain_share *shares)
+{
+	double *fractions = xmalloc(xmul(r->nservers ? r->nservers : 1, sizeof(double)));
+	report_shares(r, fractions);
+	bool by_slots = r->balance == BALANCE_ROUNDROBIN || t == EXPLAIN_NFT;
+	uint64_t g = active_gcd(r), total = model_active_weight(r) / g, slot = 0;
+	uint64_t rest = model_active_weight(r);
+	size_t last = 0;
+	for (size_t i = 0; i < r->nservers; i++)
+		if (!r->servers[i].drain)
+			last = i;
+	struct fx left = {.l = {1}};
+	for (size_t i = 0; i < r->nservers; i++) {
+		const struct m_server *sv = &r->servers[i];
+		struct explain_share *s = &shares[i];
+		memset(s, 0, sizeof(*s));
+		s->by_slots = by_slots;
+		s->total_slots = by_slots ? total : 0;
+		if (sv->drain) {
+			ratio_decimal(0, 1, s->decimal);
+			continue;
+		}
+		if (by_slots) {
+			s->first_slot = slot;
+			s->slots = sv->weight / g;
+			slot += s->slots;
+			s->fraction = (double)s->slots / (double)total;
+			ratio_decimal(s->slots, total, s->decimal);
+			continue;
+		}
+		s->fraction = fractions[i];
+		if (i == last) {
+			fx_decimal(left, s->decimal);
+			continue;
+		}
+		s->has_q31 = true;
+		s->q31 = balance_q31(sv->weight, rest);
+		rest -= sv->weight;
+		struct fx share = left;
+		fx_mul(&share, s->q31);
+		fx_shr31(&share);
+		fx_decimal(share, s->decimal);
+		fx_mul(&left, BALANCE_Q31_ONE - s->q31);
+		fx_shr31(&left);
+	}
+	free(fractions);
+}
+
+/* ---- names of things -------------------------------------------------- */
+
+static void addr_port(const struct m_addr *a, unsigned port, char *out, size_t n)
+{
+	char text[64];
+	model_addr_str(a, text);
+	if (port == 0)
+		snprintf(out, n, "%s", text);
+	else if (a->family == 6)
+		snprintf(out, n, "[%s]:%u", text, port);
+	else
+		snprintf(out, n, "%s:%u", text, port);
+}
+
+static const char *proto_name(enum ast_proto p)
+{
+	return p == PROTO_UDP ? "udp" : "tcp";
+}
+
+void explain_listener_str(const struct m_route *r, const struct m_listener *l,
+			  char out[160])
+{
+	/* The same words as the header of every output. */
+	sema_listener_str(l, r->family, out, 160);
+}
+
+void explain_server_str(const struct m_server *s, char out[80])
+{
+	addr_port(&s->addr, s->port, out, 80);
+}
+
+void explain_snat_str(const struct model *m, const struct m_route *r, char out[64])
+{
+	const struct m_snat *sn = &m->snats[r->snat_cls];
+	if (sn->kind == SNAT_ADDR)
+		model_addr_str(&sn->addr, out);
+	else
+		snprintf(out, 64, "%s", sn->kind == SNAT_NONE ? "none" : "masquerade");
+}
+
+const char *explain_target_name(enum explain_target t)
+{
+	return t == EXPLAIN_NFT ? "nft" : t == EXPLAIN_IP6TABLES ? "ip6tables" : "iptables";
+}
+
+static const char *balance_name(enum ast_balance b)
+{
+	return b == BALANCE_ROUNDROBIN ? "roundrobin" : "random";
+}
+
+/* "198.51.100.0/24", or "203.0.113.7" for a single host (cidr: always
+ * with the prefix). */
+static void allow_str(const struct m_route *r, const struct m_addr *a, bool cidr,
+		      char out[80])
+{
+	char text[64];
+	model_addr_str(a, text);
+	if (cidr || a->prefix != (r->family == 6 ? 128 : 32))
+		snprintf(out, 80, "%s/%d", text, a->prefix);
+	else
+		snprintf(out, 80, "%s", text);
+}
+
+/* The line of the '}' that closes the route's block. The model keeps only
+ * where a route starts, so this reads the block in the source, skipping
+ * strings and comments as the lexer does. */
+static int route_last_line(const struct m_route *r)
+{
+	const struct src_file *f = r->loc.file;
+	int line = r->loc.first_line, depth = 0;
+	if (!f || line < 1 || (size_t)line > f->nlines)
+		return line;
+	size_t i = f->line_start[line - 1] + (size_t)(r->loc.first_column - 1);
+	bool seen = false;
+	while (i < f->len) {
+		char c = f->text[i++];
+		if (c == '\n') {
+			line++;
+		} else if (c == '#') {
+			while (i < f->len && f->text[i] != '\n')
+				i++;
+		} else if (c == '"') {
+			while (i < f->len && f->text[i] != '"' && f->text[i] != '\n')
+				i++;
+			if (i < f->len && f->text[i] == '"')
+				i++;
+		} else if (c == '{') {
+			depth++;
+			seen = true;
+		} else if (c == '}' && seen && --depth == 0) {
+			return line;
+		}
+	}
+	return r->loc.first_line;
+}
+
+/* ---- text ------------------------------------------------------------- */
+
+static void pad(struct buf *out, size_t have, size_t want)
+{
+	for (; have < want; have++)
+		buf_putc(out, ' ');
+}
+
+static void place_str(const struct loc *l, char *out, size_t n)
+{
+	if (l->file)
+		snprintf(out, n, "%s:%d", l->file->base, l->first_line);
+	else
+		snprintf(out, n, "(default)");
+}
+
+/* The balancing column of a server line: what its rule or slots are. */
+static void rule_str(const struct m_server *sv, const struct explain_share *s,
+		     char *out, size_t n)
+{
+	if (sv->drain)
+		snprintf(out, n, "drained");
+	else if (s->by_slots && s->slots == 1)
+		snprintf(out, n, "slot %lu of %lu", (unsigned long)s->first_slot,
+			 (unsigned long)s->total_slots);
+	else if (s->by_slots)
+		snprintf(out, n, "slots %lu-%lu of %lu", (unsigned long)s->first_slot,
+			 (unsigned long)(s->first_slot + s->slots - 1),
+			 (unsigned long)s->total_slots);
+	else if (!s->has_q31 && s->fraction == 1.0)
+		snprintf(out, n, "all");
+	else if (s->has_q31) {
+		char prob[16];
+		balance_q31_str(s->q31, prob);
+		snprintf(out, n, "probability %s", prob);
+	} else {
+		snprintf(out, n, "the rest");
+	}
+}
+
+static void text_balance(const struct m_route *r, enum explain_target t,
+			 const struct explain_share *shares, struct buf *out)
+{
+	unsigned long total = r->nservers ? (unsigned long)shares[0].total_slots : 0;
+	if (r->balance == BALANCE_ROUNDROBIN)
+		buf_printf(out, "  balance  roundrobin: new connections take the %lu "
+			   "slots in turn\n", total);
+	else if (t == EXPLAIN_NFT)
+		buf_printf(out, "  balance  random: each new connection draws one of "
+			   "%lu slots\n", total);
+	else
+		buf_puts(out, "  balance  random: each rule takes its probability of "
+			      "what reaches it, the last the rest\n");
+}
+
+static void text_source(const struct m_route *r, struct buf *out)
+{
+	const struct src_file *f = r->loc.file;
+	int first = r->loc.first_line, last = route_last_line(r);
+	if (last > first)
+		buf_printf(out, "  source   %s:%d-%d\n", f->base, first, last);
+	else
+		buf_printf(out, "  source   %s:%d\n", f->base, first);
+	for (int line = first; line <= last; line++) {
+		size_t len;
+		const char *text = src_line(f, line, &len);
+		buf_printf(out, "  %6d | ", line);
+		buf_add(out, text, len);
+		buf_putc(out, '\n');
+	}
+}
+
+static void text_route(const struct model *m, const struct m_route *r,
+		       enum explain_target t, struct buf *out)
+{
+	char place[128], snat[64];
+	place_str(&r->loc, place, sizeof(place));
+	buf_printf(out, "\nroute %s (%s)%s\n", r->name, place, r->family == 6 ? ", IPv6" : "");
+	if (r->comment)
+		buf_printf(out, "  comment  %s\n", r->comment);
+
+	struct explain_share *shares =
+		xmalloc(xmul(r->nservers ? r->nservers : 1, sizeof(*shares)));
+	explain_shares(r, t, shares);
+
+	/* Columns: endpoint, weight, share, rule; then the place, lined up
+	 * with the listeners'. */
+	size_t wep = 0, wweight = 0, wrule = 0, wbody = 0;
+	char text[160], rule[64];
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		explain_listener_str(r, &r->listeners[i], text);
+		if (strlen(text) > wbody)
+			wbody = strlen(text);
+	}
+	for (size_t i = 0; i < r->nservers; i++) {
+		explain_server_str(&r->servers[i], text);
+		if (strlen(text) > wep)
+			wep = strlen(text);
+		int n = snprintf(text, sizeof(text), "%u", r->servers[i].weight);
+		if ((size_t)n > wweight)
+			wweight = (size_t)n;
+		rule_str(&r->servers[i], &shares[i], rule, sizeof(rule));
+		if (strlen(rule) > wrule)
+			wrule = strlen(rule);
+	}
+	/* endpoint, "  weight " W, "  " "NNN.NN %", "  " rule */
+	if (r->nservers && wep + 9 + wweight + 10 + 2 + wrule > wbody)
+		wbody = wep + 9 + wweight + 10 + 2 + wrule;
+
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		const struct m_listener *l = &r->listeners[i];
+		explain_listener_str(r, l, text);
+		place_str(&l->loc, place, sizeof(place));
+		buf_printf(out, "  listen   %s", text);
+		pad(out, strlen(text), wbody + 2);
+		buf_printf(out, "%s\n", place);
+	}
+	for (size_t i = 0; i < r->nservers; i++) {
+		const struct m_server *sv = &r->servers[i];
+		size_t start = out->len;
+		explain_server_str(sv, text);
+		buf_printf(out, "  server   %s", text);
+		pad(out, strlen(text), wep);
+		buf_printf(out, "  weight %-*u  %6.2f %%  ", (int)wweight, sv->weight,
+			   sv->drain ? 0.0 : shares[i].fraction * 100.0);
+		rule_str(sv, &shares[i], rule, sizeof(rule));
+		buf_puts(out, rule);
+		pad(out, out->len - start - 11, wbody + 2);
+		place_str(&sv->loc, place, sizeof(place));
+		buf_printf(out, "%s\n", place);
+	}
+	text_balance(r, t, shares, out);
+	explain_snat_str(m, r, snat);
+	if (m->snats[r->snat_cls].kind == SNAT_NONE)
+		buf_puts(out, "  snat     none: servers see the client's address\n");
+	else if (m->snats[r->snat_cls].kind == SNAT_MASQUERADE)
+		buf_puts(out, "  snat     masquerade: the front's address on the way "
+			      "to each server\n");
+	else
+		buf_printf(out, "  snat     %s\n", snat);
+	if (r->allow) {
+		buf_puts(out, "  allow    ");
+		for (size_t i = 0; i < r->nallow; i++) {
+			allow_str(r, &r->allow[i], false, text);
+			buf_printf(out, "%s%s", i ? ", " : "", text);
+		}
+		buf_puts(out, r->nallow ? ": only these clients are routed\n"
+					: "nobody: no client is routed\n");
+	}
+	if (r->affinity)
+		buf_printf(out, "  affinity client-ip, %u s: a returning client keeps "
+			   "its server; the shares are of new clients\n", r->affinity);
+	if (r->keep_port)
+		buf_puts(out, "  ports    each connection keeps its destination port\n");
+	text_source(r, out);
+	free(shares);
+}
+
+static void text_print(const struct model *m, enum explain_target t, struct buf *out)
+{
+	buf_printf(out, "tcproutec %s explain: %s, target %s\n", TRC_VERSION,
+		   m->source, explain_target_name(t));
+	char place[128];
+	place_str(&m->policy_loc, place, sizeof(place));
+	buf_printf(out, "forward policy: %s (%s)\n",
+		   m->forward_accept ? "accept: all forwarded traffic passes"
+				     : "drop: only routed connections and their replies pass",
+		   m->policy_explicit ? place : "the default");
+	buf_printf(out, "routes: %zu\n", m->nroutes);
+	for (size_t i = 0; i < m->nroutes; i++)
+		text_route(m, &m->routes[i], t, out);
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+static void json_strn(struct buf *out, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	buf_putc(out, '"');
+	while (p < end) {
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
+			buf_putc(out, '\\');
+			buf_putc(out, (char)c);
+			p++;
+		} else if (c == '\n') {
+			buf_puts(out, "\\n");
+			p++;
+		} else if (c == '\t') {
+			buf_puts(out, "\\t");
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			buf_printf(out, "\\u%04x", c);
+			p++;
+		} else if (c < 0x80) {
+			buf_putc(out, (char)c);
+			p++;
+		} else {
+			/* JSON is UTF-8: a byte that starts no valid sequence
+			 * becomes U+FFFD rather than invalid output. */
+			size_t len = src_utf8_len(p, (size_t)(end - p));
+			if (len) {
+				buf_add(out, (const char *)p, len);
+				p += len;
+			} else {
+				buf_puts(out, "\\ufffd");
+				p++;
+			}
+		}
+	}
+	buf_putc(out, '"');
+}
+
+static void json_str(struct buf *out, const char *s)
+{
+	if (s)
+		json_strn(out, s, strlen(s));
+	else
+		buf_puts(out, "null");
+}
+
+static void json_place(struct buf *out, const struct loc *l)
+{
+	if (!l->file) {
+		buf_puts(out, "null");
+		return;
+	}
+	buf_puts(out, "{\"file\": ");
+	json_str(out, l->file->base);
+	buf_printf(out, ", \"line\": %d, \"column\": %d}", l->first_line, l->first_column);
+}
+
+static void json_addr(struct buf *out, const struct m_addr *a)
+{
+	char text[64];
+	model_addr_str(a, text);
+	json_str(out, text);
+}
+
+static void json_listener(struct buf *out, const struct m_listener *l)
+{
+	buf_printf(out, "        {\"protocol\": \"%s\", \"address\": ", proto_name(l->proto));
+	if (l->any)
+		buf_puts(out, "null");
+	else
+		json_addr(out, &l->addr);
+	buf_printf(out, ", \"port\": %u, \"port_last\": %u, \"interface\": ",
+		   l->port_lo, l->port_hi > l->port_lo ? l->port_hi : l->port_lo);
+	json_str(out, l->iface);
+	buf_puts(out, ",\n         \"place\": ");
+	json_place(out, &l->loc);
+	buf_putc(out, '}');
+}
+
+static void json_server(struct buf *out, const struct m_server *sv,
+			const struct explain_share *s)
+{
+	buf_puts(out, "        {\"address\": ");
+	json_addr(out, &sv->addr);
+	if (sv->port)
+		buf_printf(out, ", \"port\": %u", sv->port);
+	else
+		buf_puts(out, ", \"port\": null");
+	buf_printf(out, ", \"weight\": %u, \"drained\": %s,\n", sv->weight,
+		   sv->drain ? "true" : "false");
+	buf_printf(out, "         \"share\": {\"decimal\": \"%s\", \"percent\": \"%.2f\"},\n",
+		   s->decimal, sv->drain ? 0.0 : s->fraction * 100.0);
+	buf_puts(out, "         \"rule\": ");
+	if (sv->drain) {
+		buf_puts(out, "null");
+	} else if (s->by_slots) {
+		buf_printf(out, "{\"kind\": \"slots\", \"first\": %lu, \"count\": %lu, "
+			   "\"of\": %lu}", (unsigned long)s->first_slot,
+			   (unsigned long)s->slots, (unsigned long)s->total_slots);
+	} else if (s->has_q31) {
+		char prob[16];
+		balance_q31_str(s->q31, prob);
+		buf_printf(out, "{\"kind\": \"probability\", \"q31\": %lu, "
+			   "\"probability\": \"%s\"}", (unsigned long)s->q31, prob);
+	} else {
+		buf_puts(out, "{\"kind\": \"rest\"}");
+	}
+	buf_puts(out, ",\n         \"place\": ");
+	json_place(out, &sv->loc);
+	buf_putc(out, '}');
+}
+
+static void json_route(const struct model *m, const struct m_route *r,
+		       enum explain_target t, struct buf *out)
+{
+	struct explain_share *shares =
+		xmalloc(xmul(r->nservers ? r->nservers : 1, sizeof(*shares)));
+	explain_shares(r, t, shares);
+
+	buf_puts(out, "    {\n      \"name\": ");
+	json_str(out, r->name);
+	buf_printf(out, ",\n      \"family\": %d", r->family);
+	buf_puts(out, ",\n      \"place\": ");
+	json_place(out, &r->loc);
+	buf_puts(out, ",\n      \"comment\": ");
+	json_str(out, r->comment);
+	buf_printf(out, ",\n      \"balance\": \"%s\",\n      \"active_weight\": %lu,\n"
+		   "      \"slots\": ", balance_name(r->balance), model_active_weight(r));
+	if (r->nservers && shares[0].by_slots)
+		buf_printf(out, "%lu", (unsigned long)shares[0].total_slots);
+	else
+		buf_puts(out, "null");
+
+	const struct m_snat *sn = &m->snats[r->snat_cls];
+	buf_puts(out, ",\n      \"snat\": ");
+	if (sn->kind == SNAT_ADDR) {
+		buf_puts(out, "{\"kind\": \"address\", \"address\": ");
+		json_addr(out, &sn->addr);
+		buf_putc(out, '}');
+	} else {
+		buf_printf(out, "{\"kind\": \"%s\"}",
+			   sn->kind == SNAT_NONE ? "none" : "masquerade");
+	}
+	buf_puts(out, ",\n      \"allow\": ");
+	if (r->allow) {
+		buf_putc(out, '[');
+		for (size_t i = 0; i < r->nallow; i++) {
+			char text[80];
+			allow_str(r, &r->allow[i], true, text);
+			buf_puts(out, i ? ", " : "");
+			json_str(out, text);
+		}
+		buf_putc(out, ']');
+	} else {
+		buf_puts(out, "null");
+	}
+	buf_puts(out, ",\n      \"affinity\": ");
+	if (r->affinity)
+		buf_printf(out, "{\"kind\": \"client-ip\", \"timeout_seconds\": %u}",
+			   r->affinity);
+	else
+		buf_puts(out, "null");
+	buf_puts(out, ",\n      \"chain\": ");
+	json_str(out, t != EXPLAIN_NFT ? r->chain : NULL);
+
+	buf_puts(out, ",\n      \"listeners\": [");
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		buf_puts(out, i ? ",\n" : "\n");
+		json_listener(out, &r->listeners[i]);
+	}
+	buf_puts(out, r->nlisteners ? "\n      ],\n" : "],\n");
+	buf_puts(out, "      \"servers\": [");
+	for (size_t i = 0; i < r->nservers; i++) {
+		buf_puts(out, i ? ",\n" : "\n");
+		json_server(out, &r->servers[i], &shares[i]);
+	}
+	buf_puts(out, r->nservers ? "\n      ],\n" : "],\n");
+
+	const struct src_file *f = r->loc.file;
+	int first = r->loc.first_line, last = route_last_line(r);
+	buf_puts(out, "      \"source\": {\"file\": ");
+	json_str(out, f->base);
+	buf_printf(out, ", \"first_line\": %d, \"last_line\": %d, \"lines\": [", first, last);
+	for (int line = first; line <= last; line++) {
+		size_t len;
+		const char *text = src_line(f, line, &len);
+		buf_puts(out, line > first ? ",\n        " : "\n        ");
+		json_strn(out, text, len);
+	}
+	buf_puts(out, "\n      ]}\n    }");
+	free(shares);
+}
+
+static void json_print(const struct model *m, enum explain_target t, struct buf *out)
+{
+	buf_puts(out, "{\n  \"schema\": \"" EXPLAIN_SCHEMA "\",\n");
+	buf_puts(out, "  \"generator\": {\"name\": \"tcproutec\", \"version\": ");
+	json_str(out, TRC_VERSION);
+	buf_puts(out, "},\n  \"source\": ");
+	json_str(out, m->source);
+	buf_printf(out, ",\n  \"target\": \"%s\",\n", explain_target_name(t));
+	buf_printf(out, "  \"forward_policy\": {\"action\": \"%s\", \"place\": ",
+		   m->forward_accept ? "accept" : "drop");
+	if (m->policy_explicit)
+		json_place(out, &m->policy_loc);
+	else
+		buf_puts(out, "null");
+	buf_puts(out, "},\n  \"routes\": [");
+	for (size_t i = 0; i < m->nroutes; i++) {
+		buf_puts(out, i ? ",\n" : "\n");
+		json_route(m, &m->routes[i], t, out);
+	}
+	buf_puts(out, m->nroutes ? "\n  ]\n}\n" : "]\n}\n");
+}
+
+void explain_print(const struct model *m, enum explain_target t,
+		   enum explain_format f, struct buf *out)
+{
+	if (f == EXPLAIN_JSON)
+		json_print(m, t, out);
+	else
+		text_print(m, t, out);
+}
