@@ -30,7 +30,7 @@ LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/le
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
 .PHONY: all test check unit golden errors kernel trace lint-man deps install \
-        uninstall clean golden-update errors-update asan
+        uninstall clean golden-update errors-update
 
 all: tcproutec
 
@@ -96,11 +96,6 @@ golden-update: tcproutec
 errors-update: tcproutec
 	tests/run-errors.sh --update
 
-# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
-asan:
-	$(MAKE) B=build/asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
-	    LDFLAGS='-fsanitize=address,undefined' tcproutec-asan
-
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$(grep -v '^#' tools/deps.txt)
@@ -123,3 +118,6 @@ clean:
 # Benchmarks (bench/) and fuzzing (fuzz/) keep their rules beside them.
 -include bench/bench.mk
 -include fuzz/fuzz.mk
+# Sanitizer and valgrind runs (test-asan, test-valgrind), docs (graph).
+-include mk/sanitize.mk
+-include mk/docs.mk
