@@ -30,6 +30,7 @@ LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/le
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
 .PHONY: all test check unit golden errors kernel trace lint-man deps install \
+        verify-cli determinism \
         uninstall clean golden-update errors-update
 
 all: tcproutec
@@ -83,10 +84,16 @@ kernel: tcproutec
 trace: tcproutec
 	tests/trace/run.sh
 
+verify-cli: tcproutec
+	tests/verify.sh
+
+determinism: tcproutec
+	tests/determinism.sh
+
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors lint-man kernel trace
+test: all unit golden errors verify-cli determinism lint-man kernel trace
 
 check: test
 

@@ -277,10 +277,10 @@ static void text_balance(const struct m_route *r, enum explain_target t,
 	unsigned long total = r->nservers ? (unsigned long)shares[0].total_slots : 0;
 	if (r->balance == BALANCE_ROUNDROBIN)
 		buf_printf(out, "  balance  roundrobin: new connections take the %lu "
-			   "slots in turn\n", total);
+			   "slot%s in turn\n", total, total == 1 ? "" : "s");
 	else if (t == EXPLAIN_NFT)
 		buf_printf(out, "  balance  random: each new connection draws one of "
-			   "%lu slots\n", total);
+			   "%lu slot%s\n", total, total == 1 ? "" : "s");
 	else
 		buf_puts(out, "  balance  random: each rule takes its probability of "
 			      "what reaches it, the last the rest\n");
