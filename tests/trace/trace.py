@@ -1,0 +1,1094 @@
+#!/usr/bin/env python3
+"""Follow one NEW connection through a tcproutec ruleset, as the kernel would.
+
+    trace.py FILE --proto tcp|udp --src ADDR --dst ADDR --dport PORT
+             [--format iptables|nft] [--json]
+
+Path modelled: nat prerouting -> routing (always forward: the tracer knows no
+local addresses) -> filter forward -> nat postrouting. Every reachable outcome
+is printed with its exact probability (fractions.Fraction): for iptables the
+product of the probabilities as printed in the file, for nft the number of
+map slots over the numgen modulus.
+
+This is an independent oracle for tcproutec's output: it shares no code with
+the compiler, and it accepts only the subset of iptables-save syntax described
+in doc/iptables-output.md, or of `nft list ruleset` syntax described in
+doc/nft-output.md. Anything else is a hard error (exit 2, with the line), so
+a compiler change that emits something new cannot slip past a tracer that
+silently ignores it. Exit 4: the tracer itself crashed.
+"""
+import argparse
+import ipaddress
+import json
+import re
+import sys
+import traceback
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+BUILTIN = {'filter': ('INPUT', 'FORWARD', 'OUTPUT'),
+           'nat': ('PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING')}
+# Hooks where the kernel lets each NAT target run (x_tables checks the hook
+# mask of every rule reachable from a built-in chain).
+TARGET_HOOKS = {'DNAT': {'PREROUTING', 'OUTPUT'},
+                'SNAT': {'POSTROUTING', 'INPUT'},
+                'MASQUERADE': {'POSTROUTING'}}
+CTSTATES = {'INVALID', 'NEW', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'SNAT', 'DNAT'}
+MAX_CHAIN = 28     # XT_EXTENSION_MAXNAMELEN - 1
+MAX_COMMENT = 255  # XT_MAX_COMMENT_LEN - 1
+sys.set_int_max_str_digits(0)  # exact shares behind 1000 rules have ~18,000 digits
+
+
+class ParseError(Exception):
+    def __init__(self, line, msg):
+        super().__init__(f'line {line}: {msg}')
+        self.line, self.msg = line, msg
+
+    def where(self, path):
+        return f'{path}:{self.line}: error: {self.msg}'
+
+
+class Quoted(str):
+    """A token that was written in quotes: a value, never an option name."""
+
+
+def tokenize(text, ln):
+    """Split a rule line as iptables-save prints it: single spaces between
+    tokens, a value may be "quoted" with \\" \\\\ \\' escapes (nothing else)."""
+    toks, i, n = [], 0, len(text)
+    while i < n:
+        if text[i] == '"':
+            i, buf = i + 1, []
+            while True:
+                if i >= n:
+                    raise ParseError(ln, 'unterminated quoted value')
+                c = text[i]
+                if c == '"':
+                    i += 1
+                    break
+                if c == '\\':
+                    if i + 1 >= n or text[i + 1] not in '"\\\'':
+                        raise ParseError(ln, 'bad escape in quoted value')
+                    c, i = text[i + 1], i + 1
+                buf.append(c)
+                i += 1
+            toks.append(Quoted(''.join(buf)))
+            end = i
+        else:
+            end = text.find(' ', i)
+            end = n if end < 0 else end
+            tok = text[i:end]
+            if not tok or '"' in tok or '\\' in tok:
+                raise ParseError(ln, 'not in iptables-save form (spacing or quoting)')
+            toks.append(tok)
+        if end < n and (text[end] != ' ' or end + 1 == n):
+            raise ParseError(ln, 'not in iptables-save form (spacing or quoting)')
+        i = end + 1
+    return toks
+
+
+def net(tok, ln):
+    # iptables-save always prints the prefix and never host bits.
+    if '/' not in tok:
+        raise ParseError(ln, f'address without /prefix: {tok}')
+    try:
+        return ipaddress.IPv4Network(tok, strict=True)
+    except ValueError as e:
+        raise ParseError(ln, f'bad network {tok}: {e}')
+
+
+def addr(tok, ln):
+    try:
+        return ipaddress.IPv4Address(tok)
+    except ValueError:
+        raise ParseError(ln, f'bad address: {tok}')
+
+
+def number(tok, ln, lo, hi, base=10):
+    try:
+        v = int(tok, base)
+    except ValueError:
+        raise ParseError(ln, f'bad number: {tok}')
+    if not lo <= v <= hi:
+        raise ParseError(ln, f'{tok} out of range {lo}-{hi}')
+    return v
+
+
+def mark(tok, ln):
+    # Marks are printed as hex VALUE/MASK.
+    m = re.fullmatch(r'(0x[0-9a-f]+)/(0x[0-9a-f]+)', tok)
+    if not m:
+        raise ParseError(ln, f'bad mark (want 0xVALUE/0xMASK): {tok}')
+    return number(m[1], ln, 0, 2**32 - 1, 16), number(m[2], ln, 0, 2**32 - 1, 16)
+
+
+@dataclass
+class Rule:
+    line: int
+    src: tuple = None        # (network, negated)
+    dst: tuple = None
+    proto: tuple = None      # ('tcp', negated)
+    dport: tuple = None      # (lo, hi) from -m tcp/udp
+    comment: str = None
+    prob: Fraction = Fraction(1)   # statistic: chance that the rule matches
+    connmark: tuple = None   # (value, mask, negated)
+    ctstate: tuple = None    # (frozenset, negated)
+    target: str = None
+    to: tuple = None         # DNAT (addr, port|None); SNAT (addr, None)
+    xmark: tuple = None      # CONNMARK (value, mask)
+
+    def place(self):
+        return place_of(self.comment)
+
+
+def place_of(comment):
+    """The FILE:LINE the compiler put at the front of a comment."""
+    if comment is None:
+        return None
+    m = re.match(r'[^:\s]+:\d+', comment)
+    return m[0] if m else comment
+
+
+def parse_rule(toks, ln):
+    r = Rule(ln)
+    i, neg, module, seen = 0, False, None, set()
+
+    def arg():
+        nonlocal i
+        if i + 1 >= len(toks):
+            raise ParseError(ln, f'{toks[i]} needs a value')
+        i += 1
+        return toks[i]
+
+    def once(key):
+        if key in seen:
+            raise ParseError(ln, f'{key} given twice')
+        seen.add(key)
+
+    while i < len(toks):
+        t = toks[i]
+        if t == '!':
+            if neg or i + 1 >= len(toks) or toks[i + 1] not in ('-s', '-d', '-p', '--mark', '--ctstate'):
+                raise ParseError(ln, 'unsupported use of !')
+            neg = True
+            i += 1
+            continue
+        if isinstance(t, Quoted):
+            raise ParseError(ln, f'quoted token where an option belongs: {t}')
+        if t != '-m':
+            once(t)
+        if t in ('-s', '-d'):
+            setattr(r, 'src' if t == '-s' else 'dst', (net(arg(), ln), neg))
+        elif t == '-p':
+            p = arg()
+            if p not in ('tcp', 'udp'):
+                raise ParseError(ln, f'unsupported protocol {p}')
+            r.proto = (p, neg)
+        elif t == '-m':
+            module = arg()
+            once('-m ' + module)
+            # An nth counter counts every packet that reaches its match, so a
+            # later match that rejects some would skew the shares.
+            if '-m statistic' in seen and module not in ('comment', 'statistic'):
+                raise ParseError(ln, f'-m {module} after -m statistic')
+            if module not in ('tcp', 'udp', 'comment', 'statistic', 'connmark', 'conntrack'):
+                raise ParseError(ln, f'unsupported match module {module}')
+            # The kernel refuses -m tcp unless the rule says -p tcp.
+            if module in ('tcp', 'udp') and r.proto != (module, False):
+                raise ParseError(ln, f'-m {module} without -p {module}')
+        elif t == '--dport' and module in ('tcp', 'udp'):
+            lo, _, hi = arg().partition(':')
+            r.dport = (number(lo, ln, 1, 65535), number(hi or lo, ln, 1, 65535))
+            if r.dport[0] > r.dport[1]:
+                raise ParseError(ln, 'empty port range')
+        elif t == '--comment' and module == 'comment':
+            r.comment = arg()
+            if len(r.comment.encode()) > MAX_COMMENT:
+                raise ParseError(ln, 'comment longer than the kernel keeps')
+        elif t == '--mode' and module == 'statistic':
+            mode = arg()
+            if mode == 'random':
+                i += 1
+                if toks[i:i + 1] != ['--probability']:
+                    raise ParseError(ln, '--mode random needs --probability')
+                p = arg()
+                if not re.fullmatch(r'[01]\.\d+', p) or not 0 <= Fraction(p) <= 1:
+                    raise ParseError(ln, f'bad probability {p}')
+                r.prob = Fraction(p)  # exactly as printed
+            elif mode == 'nth':
+                i += 1
+                if toks[i:i + 1] != ['--every']:
+                    raise ParseError(ln, '--mode nth needs --every')
+                every = number(arg(), ln, 1, 2**31)
+                i += 1
+                if toks[i:i + 2] != ['--packet', '0']:
+                    raise ParseError(ln, 'only --packet 0 is supported')
+                i += 1
+                # A per-rule counter: over a stream it matches 1/N of what reaches it.
+                r.prob = Fraction(1, every)
+            else:
+                raise ParseError(ln, f'unsupported statistic mode {mode}')
+        elif t == '--mark' and module == 'connmark':
+            r.connmark = (*mark(arg(), ln), neg)
+        elif t == '--ctstate' and module == 'conntrack':
+            states = frozenset(arg().split(','))
+            if not states <= CTSTATES:
+                raise ParseError(ln, f'unknown ctstate in {sorted(states)}')
+            r.ctstate = (states, neg)
+        elif t == '-j':
+            r.target = arg()
+            i += 1
+            return parse_target(r, toks[i:], ln)
+        else:
+            raise ParseError(ln, f'unsupported option {t}' + (f' after -m {module}' if module else ''))
+        neg = False
+        i += 1
+    return r
+
+
+def parse_target(r, opts, ln):
+    want = {'DNAT': '--to-destination', 'SNAT': '--to-source',
+            'CONNMARK': '--set-xmark'}.get(r.target)
+    if want is None:
+        if opts:
+            raise ParseError(ln, f'unexpected {opts[0]} after -j {r.target}')
+        return r
+    if len(opts) != 2 or opts[0] != want:
+        raise ParseError(ln, f'-j {r.target} takes exactly {want} VALUE')
+    v = opts[1]
+    if r.target == 'CONNMARK':
+        r.xmark = mark(v, ln)
+    elif r.target == 'SNAT':
+        r.to = (addr(v, ln), None)
+    else:
+        a, colon, p = v.partition(':')
+        r.to = (addr(a, ln), number(p, ln, 1, 65535) if colon else None)
+        # "Need TCP, UDP, SCTP or DCCP with port specification"
+        if colon and (r.proto is None or r.proto[1]):
+            raise ParseError(ln, 'DNAT to a port needs -p tcp or -p udp')
+    return r
+
+
+@dataclass
+class Chain:
+    name: str
+    policy: str    # ACCEPT / DROP for built-ins, None for user chains
+    line: int
+    rules: list = field(default_factory=list)
+
+
+def parse(text):
+    """Returns {table: {chain: Chain}}. Raises ParseError on anything outside the subset."""
+    tables, cur = {}, None
+    for ln, line in enumerate(text.split('\n'), 1):
+        if line == '' or line.startswith('#'):
+            continue
+        if line.startswith('*'):
+            name = line[1:]
+            if cur is not None:
+                raise ParseError(ln, 'table started before COMMIT')
+            if name not in BUILTIN or name in tables:
+                raise ParseError(ln, f'unsupported or repeated table {name}')
+            cur = tables[name] = {}
+            tname = name
+        elif cur is None:
+            raise ParseError(ln, 'outside a table block')
+        elif line == 'COMMIT':
+            cur = None
+        elif line.startswith(':'):
+            m = re.fullmatch(r':(\S+) (\S+) \[\d+:\d+\]', line)
+            if not m:
+                raise ParseError(ln, 'bad chain line')
+            name, pol = m[1], m[2]
+            builtin = name in BUILTIN[tname]
+            # nat built-ins: ACCEPT only, as emitted (iptables refuses -j DROP in nat too).
+            ok = (('ACCEPT', 'DROP') if tname == 'filter' else ('ACCEPT',)) if builtin else ('-',)
+            if pol not in ok or name in cur or len(name) > MAX_CHAIN:
+                raise ParseError(ln, f'bad chain declaration for {name}')
+            cur[name] = Chain(name, pol if builtin else None, ln)
+        elif line.startswith('-A '):
+            toks = tokenize(line, ln)
+            if len(toks) < 2 or toks[1] not in cur:
+                raise ParseError(ln, '-A to an undeclared chain')
+            cur[toks[1]].rules.append(parse_rule(toks[2:], ln))
+        else:
+            raise ParseError(ln, 'unrecognised line')
+    if cur is not None:
+        raise ParseError(ln, 'missing COMMIT at end of file')
+    check(tables)
+    return tables
+
+
+def check(tables):
+    """What a real load would refuse and --test would not: jumps to missing or
+    built-in chains, loops, NAT targets in the wrong table or hook."""
+    for tname, chains in tables.items():
+        for c in chains.values():
+            for r in c.rules:
+                t = r.target
+                if t in ('ACCEPT', 'RETURN', None) or t in TARGET_HOOKS or t == 'CONNMARK':
+                    if t in TARGET_HOOKS and tname != 'nat':
+                        raise ParseError(r.line, f'-j {t} outside the nat table')
+                elif t == 'DROP':
+                    if tname == 'nat':
+                        raise ParseError(r.line, 'DROP in the nat table')
+                elif t not in chains or chains[t].policy is not None:
+                    raise ParseError(r.line, f'jump to missing or built-in chain {t}')
+
+        def walk(c, hook, stack):
+            if c.name in stack:
+                raise ParseError(c.line, f'loop through chain {c.name}')
+            for r in c.rules:
+                if r.target in TARGET_HOOKS and hook not in TARGET_HOOKS[r.target]:
+                    raise ParseError(r.line, f'-j {r.target} reachable from {hook}')
+                if r.target in chains:
+                    walk(chains[r.target], hook, stack + [c.name])
+        for hook in BUILTIN[tname]:
+            if hook in chains:
+                walk(chains[hook], hook, [])
+
+
+@dataclass(frozen=True)
+class Conn:
+    proto: str
+    src: ipaddress.IPv4Address
+    dst: ipaddress.IPv4Address
+    dport: int
+    mark: int = 0
+    dnat: tuple = None     # (addr, port) after DNAT
+    place: str = None      # where the DNAT rule came from
+    snat: str = None       # address or 'masquerade'
+
+
+def matches(r, c):
+    """Every match of r except statistic (which is the rule's probability)."""
+    def neg(ok, inv):
+        return ok != inv
+    if r.src and not neg(c.src in r.src[0], r.src[1]):
+        return False
+    if r.dst and not neg(c.dst in r.dst[0], r.dst[1]):
+        return False
+    if r.proto and not neg(c.proto == r.proto[0], r.proto[1]):
+        return False
+    if r.dport and not r.dport[0] <= c.dport <= r.dport[1]:
+        return False
+    if r.connmark and not neg(c.mark & r.connmark[1] == r.connmark[0], r.connmark[2]):
+        return False
+    if r.ctstate:
+        # A new connection is NEW; DNAT once PREROUTING translated it.
+        have = {'NEW'} | ({'DNAT'} if c.dnat else set())
+        if not neg(bool(have & r.ctstate[0]), r.ctstate[1]):
+            return False
+    return True
+
+
+def run(chains, name, conn, hits):
+    """All ways through chain `name`: list of (prob, conn, verdict), verdict
+    'ACCEPT', 'DROP' or None (fell off the end or RETURN). Adds to `hits` the
+    ('rule', LINE) of every rule a flow takes with a probability above 0."""
+    out, rules = [], chains[name].rules
+
+    def go(i, c, p):
+        while i < len(rules):
+            r = rules[i]
+            if matches(r, c) and r.prob > 0:
+                take(i, r, c, p * r.prob)
+                if r.prob == 1:
+                    return
+                p *= 1 - r.prob    # the complement falls through
+            i += 1
+        out.append((p, c, None))
+
+    def take(i, r, c, p):
+        hits.add(('rule', r.line))
+        t = r.target
+        if t is None:
+            go(i + 1, c, p)
+        elif t == 'CONNMARK':
+            v, m = r.xmark
+            go(i + 1, replace(c, mark=(c.mark & ~m & 0xffffffff) ^ v), p)
+        elif t == 'RETURN':
+            out.append((p, c, None))
+        elif t in ('ACCEPT', 'DROP'):
+            out.append((p, c, t))
+        elif t == 'DNAT':
+            a, port = r.to
+            # NAT targets end the nat table's traversal for this hook.
+            out.append((p, replace(c, dst=a, dport=port or c.dport, dnat=(a, port or c.dport),
+                                   place=r.place()), 'ACCEPT'))
+        elif t in ('SNAT', 'MASQUERADE'):
+            out.append((p, replace(c, snat=str(r.to[0]) if r.to else 'masquerade'), 'ACCEPT'))
+        else:
+            for q, c2, v in run(chains, t, c, hits):
+                if v is None:
+                    go(i + 1, c2, p * q)
+                else:
+                    out.append((p * q, c2, v))
+
+    go(0, conn, Fraction(1))
+    return out
+
+
+def hook(tables, table, name, flows, hits):
+    """Run built-in chain table/name on each (prob, conn); apply its policy."""
+    chains = tables.get(table, {})
+    if name not in chains:   # table not in the file: nothing there, accept
+        return [(p, c, 'ACCEPT') for p, c in flows]
+    res = []
+    for p, c in flows:
+        for q, c2, v in run(chains, name, c, hits):
+            res.append((p * q, c2, v or chains[name].policy))
+    return res
+
+
+def follow(run_hook, proto, src, dst, dport):
+    """The outcomes of one new connection, whatever the format:
+    run_hook(HOOK, [(prob, conn)]) -> [(prob, conn, 'ACCEPT'|'DROP')] for
+    HOOK prerouting, forward, postrouting. Outcomes with the same
+    (destination, forward, snat, place) are added up."""
+    conn = Conn(proto, ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst), dport)
+    outcomes = {}
+    for p, c, v in run_hook('prerouting', [(Fraction(1), conn)]):
+        assert v == 'ACCEPT'  # no drop in nat chains (refused by both parsers)
+        for p2, c2, fv in run_hook('forward', [(p, c)]):
+            # Only a forwarded packet reaches postrouting (and its SNAT).
+            post = run_hook('postrouting', [(p2, c2)]) if fv == 'ACCEPT' else [(p2, c2, None)]
+            for p3, c3, _ in post:
+                key = (f'{c3.dnat[0]}:{c3.dnat[1]}' if c3.dnat else None, fv.lower(), c3.snat, c3.place)
+                outcomes[key] = outcomes.get(key, 0) + p3
+    return [dict(probability=p, destination=k[0], forward=k[1], snat=k[2], place=k[3])
+            for k, p in sorted(outcomes.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
+            if p]
+
+
+def trace(tables, proto, src, dst, dport, hits=None):
+    """iptables: every outcome of one new connection (see follow)."""
+    hits = set() if hits is None else hits
+    where = {'prerouting': ('nat', 'PREROUTING'), 'forward': ('filter', 'FORWARD'),
+             'postrouting': ('nat', 'POSTROUTING')}
+    return follow(lambda h, flows: hook(tables, *where[h], flows, hits), proto, src, dst, dport)
+
+
+# ---------------------------------------------------------------------------
+# nft: the one-table file of doc/nft-output.md, in `nft list ruleset` form.
+#
+# The model: a map is a list of elements, each key a tuple of integer
+# intervals (address, protocol number, port, slot), non-overlapping. A lookup
+# whose key ends in `numgen random|inc mod W [offset K]` does not pick one
+# slot: it returns every element with (slots of it in K..K+W-1) / W, and the
+# rest of the mass as a miss. A miss means the rule does not match and the
+# next rule runs (nft's NFT_BREAK), exactly as for a real lookup.
+# `numgen random` draws each slot with probability 1/W; `numgen inc` is a
+# per-rule rotation, counted as 1/W a slot over one full cycle. (The kernel
+# scales a 32-bit random number onto the W slots, so a slot's real chance is
+# 1/W to within 2^-32: a property of the kernel, not of the file checked.)
+
+NFT_NAME = r'[A-Za-z_.][A-Za-z0-9_./-]*'   # nft scanner.l "string" (identifiers)
+NFT_NUM = r'(?:0|[1-9][0-9]*)'             # decimal, as nft prints it
+NFT_MAXNAME = 255                          # NFT_{TABLE,CHAIN,SET}_MAXNAMELEN - 1
+NFT_MAXCOMMENT = 128                       # NFTNL_UDATA_COMMENT_MAXLEN
+PROTO_NUM = {'tcp': 6, 'udp': 17}
+# hook -> (chain type, priority, policies), the base chains tcproutec emits.
+NFT_BASE = {'prerouting': ('nat', 'dstnat', ('accept',)),
+            'postrouting': ('nat', 'srcnat', ('accept',)),
+            'forward': ('filter', 'filter', ('accept', 'drop'))}
+# Hooks where the kernel lets each NAT statement run (nft_nat_validate,
+# nft_masq_validate), as TARGET_HOOKS for x_tables.
+NFT_NAT_HOOKS = {'dnat': {'prerouting', 'output'}, 'snat': {'postrouting', 'input'},
+                 'masquerade': {'postrouting'}}
+# One component of a concatenation: its text and its nft datatype.
+KEY_PART = re.compile(rf'ip daddr|meta l4proto|th dport|numgen (random|inc) mod ({NFT_NUM})(?: offset ({NFT_NUM}))?')
+KEY_TYPE = {'ip daddr': 'ipv4_addr', 'meta l4proto': 'inet_proto', 'th dport': 'inet_service'}
+HEX32 = r'(0x[0-9a-f]{8})'                 # nft prints marks as 0x%08x
+
+
+@dataclass(frozen=True)
+class KeyPart:
+    what: str                 # 'ip daddr', 'meta l4proto', 'th dport' or 'numgen'
+    mode: str = None          # numgen: 'random' or 'inc'
+    mod: int = None
+    offset: int = 0
+
+    @property
+    def type(self):
+        return KEY_TYPE.get(self.what, 'integer')
+
+
+def key_expr(text, ln, allow_offset=True):
+    """`ip daddr . meta l4proto . th dport . numgen random mod 3` -> [KeyPart]."""
+    parts = []
+    for word in text.split(' . '):
+        m = KEY_PART.fullmatch(word)
+        if not m:
+            raise ParseError(ln, f'unsupported expression in a concatenation: {word}')
+        if m[1] is None:
+            parts.append(KeyPart(word))
+            continue
+        mod, off = int(m[2]), int(m[3] or 0)
+        if not 1 <= mod <= 2**32 - 1 or off + mod - 1 > 2**32 - 1:
+            raise ParseError(ln, f'numgen modulus/offset out of range: {word}')
+        if m[3] is not None and not allow_offset:
+            raise ParseError(ln, f'offset in a typeof: {word}')
+        parts.append(KeyPart('numgen', m[1], mod, off))
+    # A generator anywhere but last is not emitted, and the lookup model
+    # (one interval of slots against the last key component) needs it last.
+    if any(p.what == 'numgen' for p in parts[:-1]):
+        raise ParseError(ln, 'numgen is only supported as the last component of a key')
+    return parts
+
+
+@dataclass
+class Element:
+    line: int
+    key: tuple        # one (lo, hi) integer interval per component
+    text: str         # the key as written, for messages
+    comment: str
+    data: tuple       # ('goto', CHAIN) or ('to', IPv4Address, port)
+
+
+@dataclass
+class Map:
+    name: str
+    line: int
+    key: list = None          # [KeyPart] from typeof
+    verdict: bool = False     # data is a verdict (vmap) or ip daddr . th dport
+    interval: bool = False
+    elements: list = field(default_factory=list)
+    index: dict = field(default_factory=dict)   # key[:-1] -> [Element]
+
+
+@dataclass
+class NftRule:
+    line: int
+    protos: frozenset = None  # meta l4proto tcp | { tcp, udp }
+    mark: tuple = None        # ct mark & MASK == VALUE
+    ctstate: frozenset = None
+    ctdnat: bool = False      # ct status dnat
+    stmt: str = None          # setmark vmap dnat snat masquerade accept drop
+    setmark: tuple = None     # ct mark set ct mark & AND | OR
+    key: list = None          # vmap and dnat: the lookup key [KeyPart]
+    map: str = None
+    to: ipaddress.IPv4Address = None   # snat to ADDR
+    comment: str = None
+
+
+@dataclass
+class NftChain:
+    name: str
+    line: int
+    hook: str = None          # base chains only
+    type: str = None
+    policy: str = None
+    rules: list = field(default_factory=list)
+
+
+@dataclass
+class NftTable:
+    name: str
+    maps: dict = field(default_factory=dict)
+    chains: dict = field(default_factory=dict)
+    base: dict = field(default_factory=dict)   # hook -> NftChain
+
+
+def nft_comment(text, ln):
+    if len(text.encode()) > NFT_MAXCOMMENT:
+        raise ParseError(ln, f'comment longer than nft allows ({NFT_MAXCOMMENT} bytes)')
+    return text
+
+
+def nft_number(tok, ln, lo, hi):
+    if not re.fullmatch(NFT_NUM, tok):
+        raise ParseError(ln, f'bad number: {tok}')
+    return number(tok, ln, lo, hi)
+
+
+def element_part(tok, part, last, interval, ln):
+    """One component of an element key -> (lo, hi), checked against its type."""
+    t = part.type
+    if t == 'ipv4_addr':
+        v = int(addr(tok, ln))
+        if str(ipaddress.IPv4Address(v)) != tok:
+            raise ParseError(ln, f'address not in canonical form: {tok}')
+        return v, v
+    if t == 'inet_proto':
+        if tok not in PROTO_NUM:
+            raise ParseError(ln, f'unsupported protocol {tok}')
+        return PROTO_NUM[tok], PROTO_NUM[tok]
+    hi_max = 65535 if t == 'inet_service' else 2**32 - 1
+    lo_tok, dash, hi_tok = tok.partition('-')
+    lo = nft_number(lo_tok, ln, 1 if t == 'inet_service' else 0, hi_max)
+    if not dash:
+        return lo, lo
+    if not last or t != 'integer':
+        raise ParseError(ln, f'range only supported in the last (slot) component: {tok}')
+    if not interval:
+        raise ParseError(ln, f'range {tok} in a map without flags interval')
+    hi = nft_number(hi_tok, ln, 0, hi_max)
+    # nft lists a one-value interval as the value; lo > hi it refuses.
+    if hi <= lo:
+        raise ParseError(ln, f'bad range {tok}')
+    return lo, hi
+
+
+ELEMENT = re.compile(r'(?P<key>[^ ",{}:]+(?: \. [^ ",{}:]+)*)(?: comment "(?P<comment>[^"]*)")?'
+                     rf' : (?:goto (?P<chain>{NFT_NAME})|(?P<addr>[0-9.]+) \. (?P<port>{NFT_NUM}))')
+
+
+def parse_elements(m, pieces):
+    """`elements = { A, B,` then continuation lines `C }`: pieces is
+    [(line, text)] of everything after `elements = { `."""
+    for k, (ln, text) in enumerate(pieces):
+        pos = 0
+        while True:
+            e = ELEMENT.match(text, pos)
+            if not e:
+                raise ParseError(ln, f'bad map element at: {text[pos:pos + 40]}')
+            toks = e['key'].split(' . ')
+            if len(toks) != len(m.key):
+                raise ParseError(ln, f'element {e["key"]} does not have the {len(m.key)} components of map {m.name}')
+            key = tuple(element_part(t, p, i == len(toks) - 1, m.interval, ln)
+                        for i, (t, p) in enumerate(zip(toks, m.key)))
+            if (e['chain'] is not None) != m.verdict:
+                raise ParseError(ln, f'element data does not fit map {m.name}')
+            if m.verdict:
+                data = ('goto', e['chain'])
+            else:
+                a = addr(e['addr'], ln)
+                data = ('to', a, nft_number(e['port'], ln, 1, 65535))
+            comment = None if e['comment'] is None else nft_comment(e['comment'], ln)
+            m.elements.append(Element(ln, key, e['key'], comment, data))
+            pos = e.end()
+            rest = text[pos:]
+            if rest == ' }':
+                if k != len(pieces) - 1:
+                    raise ParseError(ln, 'text after the end of the elements')
+                return
+            if rest == ',':
+                if k == len(pieces) - 1:
+                    raise ParseError(ln, 'elements not closed with " }"')
+                break
+            if not rest.startswith(', '):
+                raise ParseError(ln, f'bad separator after element: {rest[:20]!r}')
+            pos += 2
+    raise ParseError(pieces[-1][0], 'elements not closed with " }"')
+
+
+def index_elements(m):
+    """Group elements by all but the last key component (exact values) and
+    refuse duplicates and overlapping ranges, which nft refuses to load."""
+    for e in m.elements:
+        m.index.setdefault(e.key[:-1], []).append(e)
+    for es in m.index.values():
+        es.sort(key=lambda e: e.key[-1])
+        for a, b in zip(es, es[1:]):
+            if b.key[-1][0] <= a.key[-1][1]:
+                raise ParseError(b.line, f'element {b.text} overlaps {a.text} (line {a.line}) in map {m.name}')
+
+
+RULE_MATCHES = [
+    ('protos', re.compile(r'meta l4proto (tcp|udp)')),
+    ('protos', re.compile(r'meta l4proto \{ ((?:tcp|udp)(?:, (?:tcp|udp))*) \}')),
+    ('mark', re.compile(rf'ct mark & {HEX32} == {HEX32}')),
+    ('ctstate', re.compile(r'ct state ((?:new|established|related|invalid|untracked)'
+                           r'(?:,(?:new|established|related|invalid|untracked))*)')),
+    ('ctdnat', re.compile(r'ct status dnat')),
+]
+KEY_RE = r'(?:ip daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?)(?: \. (?:ip daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?))*'
+RULE_STMTS = [
+    ('setmark', re.compile(rf'ct mark set ct mark & {HEX32} \| {HEX32}')),
+    ('vmap', re.compile(rf'({KEY_RE}) vmap @({NFT_NAME})')),
+    ('dnat', re.compile(rf'dnat ip to ({KEY_RE}) map @({NFT_NAME})')),
+    ('snat', re.compile(r'snat to ([0-9.]+)')),
+    ('masquerade', re.compile(r'masquerade')),
+    ('accept', re.compile(r'accept')),
+    ('drop', re.compile(r'drop')),
+]
+
+
+def parse_nft_rule(text, ln):
+    """MATCH... STATEMENT [comment "..."], each piece from the lists above."""
+    r, pos = NftRule(ln), 0
+
+    def eat(rx):
+        nonlocal pos
+        m = rx.match(text, pos)
+        if not m or (m.end() < len(text) and text[m.end()] != ' '):
+            return None
+        pos = m.end() + 1 if m.end() < len(text) else m.end()
+        if pos == len(text) and text.endswith(' '):
+            raise ParseError(ln, 'trailing space')
+        return m
+
+    progress = True
+    while progress and r.stmt is None:
+        progress = False
+        for what, rx in RULE_MATCHES:
+            m = eat(rx)
+            if not m:
+                continue
+            if getattr(r, what):
+                raise ParseError(ln, f'{m[0]!r}: a second {what} match')
+            if what == 'protos':
+                names = m[1].split(', ')
+                if len(set(names)) != len(names):
+                    raise ParseError(ln, 'protocol twice in a set')
+                r.protos = frozenset(names)
+            elif what == 'mark':
+                r.mark = (int(m[1], 16), int(m[2], 16))
+            elif what == 'ctstate':
+                r.ctstate = frozenset(m[1].split(','))
+            else:
+                r.ctdnat = True
+            progress = True
+            break
+        else:
+            for what, rx in RULE_STMTS:
+                m = eat(rx)
+                if not m:
+                    continue
+                r.stmt = what
+                if what == 'setmark':
+                    r.setmark = (int(m[1], 16), int(m[2], 16))
+                elif what in ('vmap', 'dnat'):
+                    r.key, r.map = key_expr(m[1], ln), m[2]
+                elif what == 'snat':
+                    r.to = addr(m[1], ln)
+                break
+    if r.stmt is None:
+        raise ParseError(ln, f'unsupported rule at: {text[pos:pos + 40]}' if pos < len(text) else
+                         'rule without a statement')
+    m = eat(re.compile(r'comment "([^"]*)"'))
+    if m:
+        r.comment = nft_comment(m[1], ln)
+    if pos != len(text):
+        raise ParseError(ln, f'unsupported rule at: {text[pos:pos + 40]}')
+    # "transport protocol mapping is only valid after transport protocol match"
+    if r.stmt == 'dnat' and not r.protos:
+        raise ParseError(ln, 'dnat to a port needs a meta l4proto match before it')
+    return r
+
+
+def parse_nft(text):
+    """Returns an NftTable. Raises ParseError on anything outside the subset.
+
+    Layout, as `nft list ruleset` prints it: a tab per level, a blank line
+    between blocks, `#` lines only before the first line."""
+    lines = text.split('\n')
+    if lines[-1] != '':
+        raise ParseError(len(lines), 'no newline at end of file')
+    lines.pop()
+    ln = 0
+    while ln < len(lines) and lines[ln].startswith('#'):
+        ln += 1
+    # The preamble: `table FAMILY NAME` + `delete table FAMILY NAME` pairs
+    # (make sure it exists, delete it), then `table ip NAME {`. The ip pair is
+    # what makes the load replace our table; pairs for ip6 and inet only
+    # remove same-named tables in other families, which adds no behaviour.
+    name, families = None, []
+    while True:
+        line = lines[ln] if ln < len(lines) else ''
+        m = re.fullmatch(rf'table (ip|ip6|inet) ({NFT_NAME})( {{)?', line)
+        if not m or (name or m[2]) != m[2] or len(m[2]) > NFT_MAXNAME:
+            raise ParseError(ln + 1, 'expected "table FAMILY NAME" or "table ip NAME {"')
+        name = m[2]
+        if m[3]:
+            if m[1] != 'ip' or 'ip' not in families:
+                raise ParseError(ln + 1, f'"table ip {name} {{" without "delete table ip {name}" before it')
+            break
+        want = f'delete table {m[1]} {name}'
+        if m[1] in families or ln + 1 >= len(lines) or lines[ln + 1] != want:
+            raise ParseError(ln + 2, f'expected "{want}", once')
+        families.append(m[1])
+        ln += 2
+    t = NftTable(name)
+    ln += 1
+
+    block, pieces, prev = None, None, None
+    for ln in range(ln + 1, len(lines) + 1):
+        line = lines[ln - 1]
+        if pieces is not None:            # inside a multi-line `elements = {`
+            if not line.startswith('\t\t\t     ') or line[8:9] == ' ':
+                raise ParseError(ln, 'expected a continuation line of elements')
+            pieces.append((ln, line[8:]))
+            if not line.endswith(','):
+                parse_elements(block, pieces)
+                pieces = None
+            continue
+        if block is None:
+            if line == '' and prev == '\t}':
+                pass
+            elif line == '}':
+                if ln != len(lines):
+                    raise ParseError(ln + 1, 'text after the end of the table')
+                break
+            elif (m := re.fullmatch(rf'\t(map|chain) ({NFT_NAME}) {{', line)):
+                kind, name = m[1], m[2]
+                where = t.maps if kind == 'map' else t.chains
+                if name in where or len(name) > NFT_MAXNAME:
+                    raise ParseError(ln, f'{kind} {name} declared twice or name too long')
+                block = where[name] = Map(name, ln) if kind == 'map' else NftChain(name, ln)
+            else:
+                raise ParseError(ln, 'unrecognised line')
+        elif line == '\t}':
+            if isinstance(block, Map):
+                if block.key is None:
+                    raise ParseError(ln, f'map {block.name} without typeof')
+                index_elements(block)
+            block = None
+        elif not line.startswith('\t\t') or line[2:3] in ('\t', ' ', ''):
+            raise ParseError(ln, 'unrecognised line')
+        elif isinstance(block, Map):
+            body = line[2:]
+            if (m := re.fullmatch(r'typeof (.+?) : (.+)', body)) and block.key is None and ln == block.line + 1:
+                block.key = key_expr(m[1], ln, allow_offset=False)
+                if m[2] == 'verdict':
+                    block.verdict = True
+                elif [p.what for p in key_expr(m[2], ln)] != ['ip daddr', 'th dport']:
+                    raise ParseError(ln, f'unsupported map data {m[2]}')
+            elif body == 'flags interval' and block.key is not None and not block.interval and not block.elements:
+                block.interval = True
+            elif body.startswith('elements = { ') and block.key is not None and not block.elements:
+                pieces = [(ln, body[len('elements = { '):])]
+                if not body.endswith(','):
+                    parse_elements(block, pieces)
+                    pieces = None
+            else:
+                raise ParseError(ln, 'unrecognised line in a map')
+        else:
+            body = line[2:]
+            if body.startswith('type '):
+                m = re.fullmatch(r'type (\w+) hook (\w+) priority (\w+); policy (\w+);', body)
+                if not m or ln != block.line + 1:
+                    raise ParseError(ln, 'bad base chain line (must come first)')
+                typ, hk, prio, pol = m.groups()
+                if hk not in NFT_BASE or NFT_BASE[hk][:2] != (typ, prio) or pol not in NFT_BASE[hk][2]:
+                    raise ParseError(ln, f'unsupported base chain: type {typ} hook {hk} priority {prio} policy {pol}')
+                if hk in t.base:
+                    raise ParseError(ln, f'a second base chain on hook {hk}')
+                block.hook, block.type, block.policy = hk, typ, pol
+                t.base[hk] = block
+            else:
+                block.rules.append(parse_nft_rule(body, ln))
+        prev = line
+    else:
+        raise ParseError(len(lines), 'table not closed with "}"')
+    nft_check(t)
+    return t
+
+
+def nft_check(t):
+    """What a real load would refuse and `nft -c` might not: lookups in
+    missing maps or maps of another type, gotos to missing or base chains,
+    loops, NAT statements outside their hooks or in filter chains."""
+    for c in t.chains.values():
+        for r in c.rules:
+            if r.map is None:
+                continue
+            m = t.maps.get(r.map)
+            if m is None:
+                raise ParseError(r.line, f'lookup in a missing map @{r.map}')
+            if [p.type for p in r.key] != [p.type for p in m.key]:
+                raise ParseError(r.line, f'key does not have the type of map @{r.map} (line {m.line})')
+            if m.verdict != (r.stmt == 'vmap'):
+                raise ParseError(r.line, f'map @{r.map} holds {"verdicts" if m.verdict else "addresses"}')
+    for m in t.maps.values():
+        for e in m.elements:
+            if m.verdict:
+                target = t.chains.get(e.data[1])
+                if target is None or target.hook is not None:
+                    raise ParseError(e.line, f'goto a missing or base chain {e.data[1]}')
+
+    def walk(c, hook, typ, stack):
+        if c.name in stack:
+            raise ParseError(c.line, f'loop through chain {c.name}')
+        for r in c.rules:
+            if r.stmt in NFT_NAT_HOOKS and (typ != 'nat' or hook not in NFT_NAT_HOOKS[r.stmt]):
+                raise ParseError(r.line, f'{r.stmt} reachable from {typ} hook {hook}')
+            # The tracer (like iptables' nat table) knows no drop before routing.
+            if r.stmt == 'drop' and typ == 'nat':
+                raise ParseError(r.line, 'drop in a nat chain')
+            if r.stmt == 'vmap':
+                for e in t.maps[r.map].elements:
+                    walk(t.chains[e.data[1]], hook, typ, stack + [c.name])
+    for hk, c in t.base.items():
+        walk(c, hk, c.type, [])
+
+
+def nft_lookup(m, key, c):
+    """[(prob, Element or None)]: where the lookup of `key` for conn c goes.
+    The last component may be a numgen: every slot of it is one 1/mod."""
+    fixed = []
+    for p in key[:-1]:
+        fixed.append(nft_value(p, c))
+    last = key[-1]
+    lo, hi = (last.offset, last.offset + last.mod - 1) if last.what == 'numgen' else (nft_value(last, c),) * 2
+    n = hi - lo + 1
+    out, found = [], 0
+    for e in m.index.get(tuple((v, v) for v in fixed), []):
+        elo, ehi = e.key[-1]
+        k = min(hi, ehi) - max(lo, elo) + 1
+        if k > 0:
+            out.append((Fraction(k, n), e))
+            found += k
+    if found < n:
+        out.append((Fraction(n - found, n), None))
+    return out
+
+
+def nft_value(p, c):
+    if p.what == 'ip daddr':
+        return int(c.dst)
+    if p.what == 'meta l4proto':
+        return PROTO_NUM[c.proto]
+    if p.what == 'th dport':
+        return c.dport
+    raise AssertionError('numgen not last (refused by key_expr)')
+
+
+def nft_matches(r, c):
+    if r.protos is not None and c.proto not in r.protos:
+        return False
+    if r.mark and c.mark & r.mark[0] != r.mark[1]:
+        return False
+    # Every traced connection is new; `ct status dnat` once prerouting translated it.
+    if r.ctstate is not None and 'new' not in r.ctstate:
+        return False
+    if r.ctdnat and not c.dnat:
+        return False
+    return True
+
+
+def nft_run(t, chain, conn, hits):
+    """All ways through `chain`: [(prob, conn, 'ACCEPT'|'DROP'|None)], None
+    when a flow falls off the end. Adds ('element', MAP, LINE, KEY) of every
+    map element a flow takes to `hits`."""
+    out = []
+    p, c = Fraction(1), conn
+    for r in chain.rules:
+        if not nft_matches(r, c):
+            continue
+        s = r.stmt
+        if s == 'setmark':
+            c = replace(c, mark=(c.mark & r.setmark[0]) | r.setmark[1])
+            continue
+        if s in ('accept', 'drop'):
+            out.append((p, c, s.upper()))
+            return out
+        if s in ('snat', 'masquerade'):   # NAT statements end the chain: NF_ACCEPT
+            out.append((p, replace(c, snat=str(r.to) if s == 'snat' else 'masquerade'), 'ACCEPT'))
+            return out
+        miss = 0
+        for q, e in nft_lookup(t.maps[r.map], r.key, c):
+            if e is None:
+                miss = q
+                continue
+            hits.add(('element', r.map, e.line, e.text))
+            if s == 'vmap':
+                # goto: the target's fall-through returns past this chain too.
+                out += [(p * q * q2, c2, v) for q2, c2, v in nft_run(t, t.chains[e.data[1]], c, hits)]
+            else:
+                a, port = e.data[1], e.data[2]
+                out.append((p * q, replace(c, dst=a, dport=port, dnat=(a, port),
+                                           place=place_of(e.comment or r.comment)), 'ACCEPT'))
+        if not miss:
+            return out
+        p *= miss         # the lookup missed: the rule did not match
+    out.append((p, c, None))
+    return out
+
+
+def trace_nft(t, proto, src, dst, dport, hits=None):
+    """nft: every outcome of one new connection (see follow)."""
+    hits = set() if hits is None else hits
+
+    def run_hook(hk, flows):
+        chain = t.base.get(hk)
+        if chain is None:           # no base chain on the hook: nothing to stop it
+            return [(p, c, 'ACCEPT') for p, c in flows]
+        return [(p * q, c2, v or chain.policy.upper())
+                for p, c in flows for q, c2, v in nft_run(t, chain, c, hits)]
+    return follow(run_hook, proto, src, dst, dport)
+
+
+# ---------------------------------------------------------------------------
+# One face for check.py, whatever the format.
+
+class Ruleset:
+    """A loaded file: trace(), forward_policy(), and translators(): what
+    dispatches or translates (iptables: PREROUTING and DNAT rules; nft: map
+    elements), by the id trace() adds to its `hits` when a flow uses it."""
+
+    def __init__(self, fmt, rules):
+        self.format, self.rules = fmt, rules
+
+    def trace(self, proto, src, dst, dport, hits=None):
+        f = trace if self.format == 'iptables' else trace_nft
+        return f(self.rules, proto, src, dst, dport, hits)
+
+    def forward_policy(self):
+        if self.format == 'iptables':
+            fwd = self.rules.get('filter', {}).get('FORWARD')
+            return fwd.policy.lower() if fwd else 'accept'
+        fwd = self.rules.base.get('forward')
+        return fwd.policy if fwd else 'accept'
+
+    def translators(self):
+        if self.format == 'iptables':
+            nat = self.rules.get('nat', {})
+            return {('rule', r.line): f'line {r.line}: -A {c.name} ... -j {r.target}'
+                    for c in nat.values() for r in c.rules
+                    if c.name == 'PREROUTING' or r.target == 'DNAT'}
+        return {('element', m.name, e.line, e.text): f'line {e.line}: element {e.text} of map {m.name}'
+                for m in self.rules.maps.values() for e in m.elements}
+
+
+def short(p):
+    """The exact fraction, unless it is too long to read (--json has it all)."""
+    s = str(p)
+    return s if len(s) <= 40 else f'~{float(p):.6g} ({len(s)} chars)'
+
+
+def load(path, fmt='iptables'):
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    return Ruleset(fmt, parse(text) if fmt == 'iptables' else parse_nft(text))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('file')
+    ap.add_argument('--proto', choices=('tcp', 'udp'), required=True)
+    ap.add_argument('--src', required=True)
+    ap.add_argument('--dst', required=True)
+    ap.add_argument('--dport', type=int, required=True)
+    ap.add_argument('--format', choices=('iptables', 'nft'), default='iptables')
+    ap.add_argument('--json', action='store_true')
+    a = ap.parse_args()
+    if not 1 <= a.dport <= 65535:
+        ap.error('--dport must be 1-65535')
+    try:
+        res = load(a.file, a.format).trace(a.proto, a.src, a.dst, a.dport)
+    except ParseError as e:
+        print(e.where(a.file), file=sys.stderr)
+        sys.exit(2)
+    except (OSError, ValueError) as e:
+        print(f'trace.py: {e}', file=sys.stderr)
+        sys.exit(2)
+    if a.json:
+        print(json.dumps([dict(o, probability=str(o['probability'])) for o in res], indent=1))
+        return
+    print(f'{a.proto} {a.src} -> {a.dst}:{a.dport}')
+    for o in res:
+        p = o['probability']
+        print(f'  {short(p):>29} ({float(p):.12f})  dest {o["destination"] or "not translated"}'
+              f'  forward {o["forward"]}  snat {o["snat"] or "none"}'
+              f'  from {o["place"] or "-"}')
+
+
+if __name__ == '__main__':
+    sys.setrecursionlimit(20000)
+    try:
+        main()
+    except Exception:   # a crash must not look like a result or a parse error
+        traceback.print_exc()
+        sys.exit(4)
