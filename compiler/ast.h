@@ -91,6 +91,7 @@ struct ast_stmt {
 	struct loc name_loc;
 	struct ast_val *value;   /* define */
 	struct ast_item *items;  /* defaults, route */
+	struct loc end;          /* defaults, route: the closing '}' */
 	bool accept;             /* policy forward accept */
 	struct loc policy_loc;   /* the drop/accept word */
 	struct ast_stmt *next;

@@ -198,37 +198,9 @@ static void allow_str(const struct m_route *r, const struct m_addr *a, bool cidr
 		snprintf(out, 80, "%s", text);
 }
 
-/* The line of the '}' that closes the route's block. The model keeps only
- * where a route starts, so this reads the block in the source, skipping
- * strings and comments as the lexer does. */
 static int route_last_line(const struct m_route *r)
 {
-	const struct src_file *f = r->loc.file;
-	int line = r->loc.first_line, depth = 0;
-	if (!f || line < 1 || (size_t)line > f->nlines)
-		return line;
-	size_t i = f->line_start[line - 1] + (size_t)(r->loc.first_column - 1);
-	bool seen = false;
-	while (i < f->len) {
-		char c = f->text[i++];
-		if (c == '\n') {
-			line++;
-		} else if (c == '#') {
-			while (i < f->len && f->text[i] != '\n')
-				i++;
-		} else if (c == '"') {
-			while (i < f->len && f->text[i] != '"' && f->text[i] != '\n')
-				i++;
-			if (i < f->len && f->text[i] == '"')
-				i++;
-		} else if (c == '{') {
-			depth++;
-			seen = true;
-		} else if (c == '}' && seen && --depth == 0) {
-			return line;
-		}
-	}
-	return r->loc.first_line;
+	return r->last_line >= r->loc.first_line ? r->last_line : r->loc.first_line;
 }
 
 /* ---- text ------------------------------------------------------------- */
@@ -365,12 +337,23 @@ static void text_route(const struct model *m, const struct m_route *r,
 	text_balance(r, t, shares, out);
 	explain_snat_str(m, r, snat);
 	if (m->snats[r->snat_cls].kind == SNAT_NONE)
-		buf_puts(out, "  snat     none: servers see the client's address\n");
+		buf_puts(out, "  snat     none: servers see the client's address");
 	else if (m->snats[r->snat_cls].kind == SNAT_MASQUERADE)
 		buf_puts(out, "  snat     masquerade: the front's address on the way "
-			      "to each server\n");
+			      "to each server");
 	else
-		buf_printf(out, "  snat     %s\n", snat);
+		buf_printf(out, "  snat     %s", snat);
+	/* Say which line decided it: the route's, the defaults block's (which
+	 * may be in another file), or none. */
+	if (r->snat_loc.file) {
+		place_str(&r->snat_loc, place, sizeof(place));
+		buf_printf(out, " (%s%s)\n", place,
+			   r->snat_loc.file == r->loc.file &&
+			   r->snat_loc.first_line >= r->loc.first_line &&
+			   r->snat_loc.first_line <= route_last_line(r) ? "" : ", from defaults");
+	} else {
+		buf_puts(out, " (the default)\n");
+	}
 	if (r->allow) {
 		buf_puts(out, "  allow    ");
 		for (size_t i = 0; i < r->nallow; i++) {

@@ -63,6 +63,10 @@ struct m_route {
 	struct m_addr *allow; /* allow from: NULL when anyone may connect */
 	size_t nallow;
 	unsigned affinity;    /* seconds a client keeps its server; 0: none */
+	int last_line;        /* of the closing '}' */
+	/* Where balance, snat and affinity were set: the route's own line, or
+	 * the defaults block's; .file is NULL for the built-in default. */
+	struct loc balance_loc, snat_loc, affinity_loc;
 };
 
 struct model {

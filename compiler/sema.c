@@ -710,6 +710,13 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 		}
 	}
 	r->balance = balance ? balance->balance : BALANCE_RANDOM;
+	r->last_line = st->end.last_line;
+	if (balance)
+		r->balance_loc = balance->loc;
+	if (snat)
+		r->snat_loc = snat->loc;
+	if (affinity)
+		r->affinity_loc = affinity->loc;
 	if (affinity) {
 		r->affinity = AFFINITY_DEFAULT_SECONDS;
 		if (affinity->timeout && !eval_duration(s, affinity->timeout, &r->affinity))

@@ -127,6 +127,7 @@ stmt:
 		{
 			struct ast_stmt *s = stmt_new(scanner, AS_DEFAULTS, @1);
 			s->items = $2;
+			s->end = @2;
 			parse_append(ST->ctx, s);
 		}
 	| K_ROUTE name block
@@ -135,6 +136,7 @@ stmt:
 			s->name = $2;
 			s->name_loc = @2;
 			s->items = $3;
+			s->end = @3;
 			parse_append(ST->ctx, s);
 		}
 	| error eos
