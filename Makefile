@@ -86,6 +86,7 @@ trace: tcproutec
 
 verify-cli: tcproutec
 	tests/verify.sh
+	tests/output.sh
 
 determinism: tcproutec
 	tests/determinism.sh

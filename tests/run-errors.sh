@@ -39,7 +39,7 @@ fi
 root_re=$(printf '%s\n' "$root" | sed 's/[][\\.*^$|]/\\&/g')
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-errors.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 passed=0
 failed=0

@@ -44,7 +44,7 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-golden.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 passed=0
 failed=0

@@ -1,0 +1,70 @@
+#!/bin/sh
+# Output handling: -o is all or nothing, never replaces a device or a
+# link, and every write error is exit status 2 with a message.
+# Usage: tests/output.sh (from the repository root). Ends "N passed, N failed".
+set -u
+LC_ALL=C
+export LC_ALL
+bin=${TCPROUTEC:-./tcproutec}
+case "$bin" in /*) ;; *) bin="$(pwd)/$bin" ;; esac
+src=$(pwd)/examples/article.tr
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-output.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+no() { echo "FAIL: $*"; failed=$((failed + 1)); }
+
+# expect STATUS PATTERN DESCRIPTION -- COMMAND...: exit status and stderr.
+expect() {
+    want=$1 pat=$2 what=$3
+    shift 4
+    "$@" > "$tmp/out" 2> "$tmp/err"
+    st=$?
+    if [ "$st" -ne "$want" ]; then
+        no "$what: exit $st, expected $want"; sed 's/^/    /' "$tmp/err"
+    elif [ -n "$pat" ] && ! grep -q -- "$pat" "$tmp/err"; then
+        no "$what: stderr lacks '$pat'"; sed 's/^/    /' "$tmp/err"
+    else
+        ok "$what"
+    fi
+}
+
+"$bin" "$src" > "$tmp/want"
+
+expect 2 'No space left on device' '-o /dev/full fails with exit 2' -- "$bin" -o /dev/full "$src"
+[ -c /dev/full ] && ok '/dev/full is still a device' || no '/dev/full was replaced'
+expect 2 'No space left on device' 'stdout on /dev/full fails with exit 2' -- sh -c "exec \"$bin\" \"$src\" > /dev/full"
+expect 0 '' '-o /dev/null writes into the device' -- "$bin" -o /dev/null "$src"
+[ -c /dev/null ] && ok '/dev/null is still a device' || no '/dev/null was replaced'
+expect 2 'No such file or directory' '-o into a missing directory' -- "$bin" -o "$tmp/missing/x.v4" "$src"
+expect 2 'is a directory' '-o onto a directory' -- "$bin" -o "$tmp" "$src"
+
+# Through a symbolic link the target is written and the link stays.
+ln -s "$tmp/target.v4" "$tmp/link.v4"
+expect 0 '' '-o through a dangling link' -- "$bin" -o "$tmp/link.v4" "$src"
+if [ -L "$tmp/link.v4" ] && cmp -s "$tmp/target.v4" "$tmp/want"; then
+    ok 'the link is kept and its target written'
+else
+    no 'the link was replaced or its target not written'
+fi
+
+# A failing compile leaves an existing file as it was.
+printf 'keep me\n' > "$tmp/old.v4"
+printf 'route broken {\n' > "$tmp/bad.tr"
+expect 1 'never closed' 'a source error exits 1' -- "$bin" -o "$tmp/old.v4" "$tmp/bad.tr"
+[ "$(cat "$tmp/old.v4")" = 'keep me' ] && ok 'the old file is untouched' || no 'the old file changed'
+[ -z "$(find "$tmp" -name '*.tmp*')" ] && ok 'no temporary file is left' || no 'a temporary file was left'
+
+# Permission denied, for a user who is not root (root bypasses modes).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv > /dev/null 2>&1; then
+    mkdir "$tmp/ro" && chmod 555 "$tmp/ro" && chmod 755 "$tmp"
+    cp "$src" "$tmp/src.tr" && chmod 644 "$tmp/src.tr"
+    expect 2 'cannot create a temporary file for .*ro/x.v4: Permission denied' \
+        '-o into a read-only directory' -- \
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" -o "$tmp/ro/x.v4" "$tmp/src.tr"
+else
+    echo "SKIPPED: permission test needs root and setpriv to become another user"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
