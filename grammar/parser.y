@@ -514,6 +514,18 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
 			   "brackets, as in [2001:db8::1]:80");
 		buf_free(&msg);
 		return 0;
+	} else if (wants_stmt && (found == YYSYMBOL_K_LISTEN || found == YYSYMBOL_K_SERVER ||
+				  found == YYSYMBOL_K_ALLOW || found == YYSYMBOL_K_COMMENT)) {
+		/* An item where a statement belongs: a route's '{' is missing
+		 * or its '}' came early. */
+		diag_error(d, loc, "'%.*s' belongs inside a 'route NAME { ... }' block",
+			   st->tok_len, st->tok_text);
+		buf_free(&msg);
+		return 0;
+	} else if (wants_stmt && strcmp(yysymbol_name(found), "'}'") == 0) {
+		diag_error(d, loc, "this '}' closes no block");
+		buf_free(&msg);
+		return 0;
 	} else if (wants_stmt) {
 		buf_puts(&msg, "expected a statement (include, define, defaults, "
 			 "route or policy)");
