@@ -29,8 +29,8 @@ LIB_SRCS  := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/lexer.o
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
-.PHONY: all test check unit golden errors kernel trace lint-man deps install \
-        verify-cli determinism \
+.PHONY: FORCE all test check unit golden errors kernel trace lint-man deps install \
+        verify-cli determinism install-check \
         uninstall clean golden-update errors-update
 
 all: tcproutec
@@ -47,6 +47,13 @@ $(B)/lexer.c $(B)/lexer.h &: grammar/lexer.l | $(B)
 
 $(B)/%.o: compiler/%.c $(HDRS) | $(B)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# main.c bakes in the stdlib directory: rebuild it when PREFIX or DATADIR
+# change (the stamp is rewritten only when its text differs).
+$(B)/main.o: $(B)/datadir.stamp
+$(B)/datadir.stamp: FORCE | $(B)
+	@echo '$(DATADIR) $(VERSION)' | cmp -s - $@ || echo '$(DATADIR) $(VERSION)' > $@
+FORCE:
 
 $(B)/parser.o: $(B)/parser.c $(HDRS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -91,10 +98,13 @@ verify-cli: tcproutec
 determinism: tcproutec
 	tests/determinism.sh
 
+install-check: tcproutec
+	tests/install.sh
+
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors verify-cli determinism lint-man kernel trace
+test: all unit golden errors verify-cli install-check determinism lint-man kernel trace
 
 check: test
 
