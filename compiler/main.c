@@ -254,6 +254,7 @@ int main(int argc, char **argv)
 	free(stdlib);
 
 	struct arena *arena = arena_new();
+	struct arena *model_arena = arena_new();
 	struct ast_file file = {0}, overrides = {0};
 	struct parse_ctx pc = {.arena = arena, .diag = d, .srcs = &srcs};
 
@@ -285,12 +286,17 @@ int main(int argc, char **argv)
 		status = 2;
 		goto done;
 	}
-	pc.out = &file;
-	parse_file(&pc, main_file);
-
+	/* The semantic pass reads each statement as the parser makes it. */
 	struct model *m = NULL;
 	if (diag_errors(d) == 0) {
-		m = sema_run(arena, d, &file, &overrides, main_file->base);
+		pc.out = &file;
+		/* The model gets an arena of its own: the parser's is rewound
+		 * after each route. */
+		pc.sema = sema_new(model_arena, d, &overrides, main_file->base);
+		parse_file(&pc, main_file);
+		m = sema_finish(pc.sema, pc.syntax_errors > 0);
+		sema_free(pc.sema);
+		pc.sema = NULL;
 	}
 	diag_print(d, stderr, color);
 	if (!m) {
@@ -300,6 +306,15 @@ int main(int argc, char **argv)
 	if (!o.check) {
 		struct buf out;
 		buf_init(&out);
+		char err[512];
+		struct out_file of;
+		/* The compile has succeeded: from here the text goes out as it
+		 * is made, into a temporary file that replaces -o at the end. */
+		if (!o.verify && !out_begin(&of, o.output, &out, err, sizeof(err))) {
+			fprintf(stderr, "tcproutec: %s\n", err);
+			status = 2;
+			goto done;
+		}
 		enum explain_target et = o.target == T_NFT ? EXPLAIN_NFT :
 			o.target == T_IP6TABLES ? EXPLAIN_IP6TABLES : EXPLAIN_IPTABLES;
 		if (o.explain)
@@ -310,10 +325,9 @@ int main(int argc, char **argv)
 			emit_nft(m, o.nft_table, &out);
 		else
 			emit_ipt(m, o.target == T_IP6TABLES ? 6 : 4, &out);
-		char err[512];
 		if (o.verify)
 			status = verify_file(o.verify, display, &out, stdout);
-		else if (!out_write(o.output, &out, err, sizeof(err))) {
+		else if (!out_commit(&of, &out, err, sizeof(err))) {
 			fprintf(stderr, "tcproutec: %s\n", err);
 			status = 2;
 		}
@@ -321,6 +335,7 @@ int main(int argc, char **argv)
 	}
 done:
 	arena_free(arena);
+	arena_free(model_arena);
 	src_set_free(&srcs);
 	diag_free(d);
 	vec_free(&o.includes);

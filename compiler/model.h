@@ -47,7 +47,8 @@ struct m_snat {
 
 struct m_route {
 	const char *name;
-	struct loc loc;
+	struct loc loc;       /* the 'route' keyword */
+	struct loc name_loc;
 	const char *comment;  /* NULL when none */
 	enum ast_balance balance;
 	struct m_listener *listeners;

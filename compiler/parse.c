@@ -6,6 +6,7 @@
 
 #include "lexstate.h"
 #include "lexer.h"
+#include "sema.h"
 
 void parse_append(struct parse_ctx *ctx, struct ast_stmt *s)
 {
@@ -14,6 +15,53 @@ void parse_append(struct parse_ctx *ctx, struct ast_stmt *s)
 	else
 		ctx->out->first = s;
 	ctx->out->last = s;
+	if (!ctx->sema)
+		return;
+	switch (s->kind) {
+	case AS_DEFINE:
+		sema_define(ctx->sema, s);
+		break;
+	case AS_DEFAULTS:
+		sema_defaults(ctx->sema, s);
+		break;
+	case AS_POLICY:
+		sema_policy(ctx->sema, s);
+		break;
+	case AS_INCLUDE:
+	case AS_ROUTE:
+		break;
+	}
+}
+
+void parse_route(struct parse_ctx *ctx, struct ast_stmt *s, struct arena_mark mark,
+		 unsigned errors, bool lookahead)
+{
+	if (!ctx->sema) {
+		parse_append(ctx, s);
+		return;
+	}
+	/* A route with a syntax error in it would only add confusing
+	 * errors about what is missing. */
+	if (ctx->syntax_errors != errors)
+		return;
+	bool keep = sema_route(ctx->sema, s);
+	/* Built: its AST is no longer needed. The lookahead token, if the
+	 * parser has read one, may have been allocated after the mark. */
+	if (!keep && !lookahead)
+		arena_rewind(ctx->arena, mark);
+}
+
+void parse_error(struct parse_ctx *ctx, struct loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct buf b;
+	buf_init(&b);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	diag_error(ctx->diag, loc, "%s", buf_cstr(&b));
+	buf_free(&b);
+	ctx->syntax_errors++;
 }
 
 static struct loc point(const struct src_file *f, int line, int col)
@@ -36,18 +84,18 @@ bool parse_check_bytes(struct parse_ctx *ctx, const struct src_file *f)
 			continue;
 		}
 		if (++line_len == SRC_MAX_LINE_LEN + 1) {
-			diag_error(ctx->diag, point(f, line, 1),
+			parse_error(ctx, point(f, line, 1),
 				   "line is longer than %d bytes", SRC_MAX_LINE_LEN);
 			return false;
 		}
 		if (p[i] == '\0') {
-			diag_error(ctx->diag, point(f, line, col),
+			parse_error(ctx, point(f, line, col),
 				   "NUL byte in source file");
 			return false;
 		}
 		size_t n = src_utf8_len(p + i, f->len - i);
 		if (n == 0) {
-			diag_error(ctx->diag, point(f, line, col),
+			parse_error(ctx, point(f, line, col),
 				   "invalid UTF-8 byte 0x%02x", p[i]);
 			return false;
 		}
@@ -64,10 +112,12 @@ void parse_file(struct parse_ctx *ctx, struct src_file *f)
 	struct lex_state st = {.ctx = ctx, .file = f, .line = 1, .col = 1};
 	yyscan_t scanner;
 	if (trc_yylex_init_extra(&st, &scanner) != 0) {
-		diag_error(ctx->diag, point(f, 0, 0), "cannot start the scanner");
+		parse_error(ctx, point(f, 0, 0), "cannot start the scanner");
 		return;
 	}
-	YY_BUFFER_STATE b = trc_yy_scan_bytes(f->text, (int)f->len, scanner);
+	/* Scanned in place, not copied: the text ends in two NULs, and the
+	 * bytes were checked to hold none before. */
+	YY_BUFFER_STATE b = trc_yy_scan_buffer((char *)f->text, f->len + 2, scanner);
 	f->in_progress = true;
 	trc_yyparse(scanner);
 	f->in_progress = false;
@@ -97,7 +147,7 @@ static void note_cycle(struct parse_ctx *ctx, const struct src_file *target,
 	}
 	buf_puts(&b, " -> ");
 	buf_puts(&b, target->path);
-	diag_error(ctx->diag, at, "include cycle: %s", buf_cstr(&b));
+	parse_error(ctx, at, "include cycle: %s", buf_cstr(&b));
 	buf_free(&b);
 }
 
@@ -105,11 +155,11 @@ void parse_include(struct parse_ctx *ctx, struct loc loc, const char *name,
 		   struct loc name_loc)
 {
 	if (name[0] == '\0') {
-		diag_error(ctx->diag, name_loc, "empty file name in include");
+		parse_error(ctx, name_loc, "empty file name in include");
 		return;
 	}
 	if (ctx->depth >= SRC_MAX_INCLUDE_DEPTH) {
-		diag_error(ctx->diag, loc, "includes nested more than %d deep",
+		parse_error(ctx, loc, "includes nested more than %d deep",
 			   SRC_MAX_INCLUDE_DEPTH);
 		return;
 	}
@@ -131,7 +181,7 @@ void parse_include(struct parse_ctx *ctx, struct loc loc, const char *name,
 			buf_puts(&b, ", ");
 			buf_puts(&b, ctx->srcs->dirs.items[i]);
 		}
-		diag_error(ctx->diag, name_loc,
+		parse_error(ctx, name_loc,
 			   "cannot find include file \"%s\" (searched: %s)", name,
 			   buf_cstr(&b));
 		buf_free(&b);
@@ -143,7 +193,7 @@ void parse_include(struct parse_ctx *ctx, struct loc loc, const char *name,
 	enum src_status st = src_load(ctx->srcs, path, path, &f, &again, &errnum);
 	free(path);
 	if (st != SRC_OK) {
-		diag_error(ctx->diag, name_loc, "cannot include \"%s\": %s", name,
+		parse_error(ctx, name_loc, "cannot include \"%s\": %s", name,
 			   src_status_str(st, errnum));
 		return;
 	}

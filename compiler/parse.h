@@ -6,12 +6,18 @@
 #include "diag.h"
 #include "src.h"
 
+struct sema;
+
 struct parse_ctx {
 	struct arena *arena;
 	struct diag_ctx *diag;
 	struct src_set *srcs;
 	struct ast_file *out;   /* statements are appended here */
 	int depth;              /* include nesting */
+	/* With a semantic pass, each statement goes to it as it is read, and
+	 * a route's AST is freed once built (see sema_route). */
+	struct sema *sema;
+	unsigned syntax_errors;
 };
 
 /* Parses f (and what it includes) into ctx->out. Errors go to ctx->diag. */
@@ -25,7 +31,16 @@ bool parse_check_bytes(struct parse_ctx *ctx, const struct src_file *f);
 void parse_include(struct parse_ctx *ctx, struct loc loc, const char *name,
 		   struct loc name_loc);
 
-/* Appends a statement to ctx->out. */
+/* Appends a statement to ctx->out, and hands it to ctx->sema. */
 void parse_append(struct parse_ctx *ctx, struct ast_stmt *s);
+
+/* A route statement, read since `mark` (taken before its name) with
+ * `errors` syntax errors before it: built and freed, or kept. */
+void parse_route(struct parse_ctx *ctx, struct ast_stmt *s, struct arena_mark mark,
+		 unsigned errors, bool lookahead);
+
+/* A syntax error: counted apart from the semantic ones. */
+void parse_error(struct parse_ctx *ctx, struct loc loc, const char *fmt, ...)
+	TRC_PRINTF(3, 4);
 
 #endif

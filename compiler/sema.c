@@ -26,6 +26,28 @@ struct def {
 	const struct ast_stmt *shadowed;  /* the source define a -D replaced */
 };
 
+/* What a route says for itself about balance, snat and affinity. The
+ * defaults block, which may stand after the route, fills in the rest when
+ * the pass finishes. Resolved here, since a route's AST does not live that
+ * long. */
+struct own {
+	bool balance_set, snat_set, affinity_set;
+	enum ast_balance balance;
+	enum ast_snat snat;
+	struct m_addr snat_addr;
+	bool snat_ok;
+	unsigned affinity;
+	struct loc balance_loc, snat_loc, snat_addr_loc, affinity_loc;
+	bool built;
+	const struct ast_stmt *deferred;  /* names a define not seen yet */
+};
+
+/* A route name in the table: its hash, then its index + 1 (0: empty). */
+struct name_ent {
+	uint32_t hash;
+	uint32_t idx;
+};
+
 struct sema {
 	struct arena *a;
 	struct diag_ctx *d;
@@ -34,7 +56,19 @@ struct sema {
 	size_t defs_cap, ndefs;
 	const struct ast_stmt *defaults;
 	const struct ast_stmt *policy;
+	const struct ast_file *overrides;
 	struct model *m;
+	/* The routes in source order, and a table of their names (index + 1). */
+	struct m_route *routes;
+	struct own *own;
+	size_t nroutes, routes_cap;
+	struct name_ent *names;
+	size_t names_cap;
+	/* Scratch for the route being built, reused from route to route. */
+	struct m_listener *lbuf;
+	struct m_server *sbuf;
+	struct m_addr *abuf;
+	size_t nl, ns, na, lcap, scap, acap;
 };
 
 /* ---- names ------------------------------------------------------------ */
@@ -341,8 +375,6 @@ static bool eval_host(struct sema *s, const struct ast_val *use, const char *rol
 /* ---- routes ----------------------------------------------------------- */
 
 struct route_build {
-	struct vec listeners, servers;   /* struct m_listener *, struct m_server * */
-	struct vec allow;                /* struct m_addr * */
 	const struct ast_item *balance, *snat, *comment, *affinity, *allow_item;
 	/* The first address that fixed the route's family, for mix errors. */
 	int family;
@@ -394,10 +426,19 @@ static void check_single(struct sema *s, const struct ast_item **slot,
 	*slot = it;
 }
 
+/* Grows a scratch array to hold one more element. */
+#define SCRATCH_PUSH(s, arr, n, cap)                                        \
+	((s)->n == (s)->cap                                                 \
+	 ? ((s)->cap = (s)->cap ? (s)->cap * 2 : 16,                        \
+	    (s)->arr = xrealloc((s)->arr, xmul((s)->cap, sizeof(*(s)->arr)))) \
+	 : (void)0,                                                         \
+	 memset(&(s)->arr[(s)->n], 0, sizeof(*(s)->arr)),                   \
+	 &(s)->arr[(s)->n++])
+
 static void build_listen(struct sema *s, struct route_build *rb,
 			 const struct ast_item *it)
 {
-	struct m_listener *l = ARENA_NEW(s->a, struct m_listener);
+	struct m_listener tmp = {0}, *l = &tmp;
 	l->proto = it->proto;
 	/* The endpoint, for the caret of an overlap. */
 	l->loc = it->host->loc;
@@ -426,23 +467,21 @@ static void build_listen(struct sema *s, struct route_build *rb,
 				   "(at most 15 letters, digits, '_', '-' and '.')", it->iface);
 			ok = false;
 		}
-		l->iface = it->iface;
+		l->iface = arena_strdup(s->a, it->iface);
 	}
 	if (ok)
-		vec_push(&rb->listeners, l);
+		*SCRATCH_PUSH(s, lbuf, nl, lcap) = tmp;
 }
 
-static void add_server(struct sema *s, struct route_build *rb,
-		       const struct ast_item *it, const struct m_addr *addr,
-		       uint16_t port, unsigned weight)
+static void add_server(struct sema *s, const struct ast_item *it,
+		       const struct m_addr *addr, uint16_t port, unsigned weight)
 {
-	struct m_server *sv = ARENA_NEW(s->a, struct m_server);
+	struct m_server *sv = SCRATCH_PUSH(s, sbuf, ns, scap);
 	sv->addr = *addr;
 	sv->port = port;
 	sv->weight = weight;
 	sv->drain = it->drain;
 	sv->loc = it->loc;
-	vec_push(&rb->servers, sv);
 }
 
 static void build_server(struct sema *s, struct route_build *rb,
@@ -474,14 +513,14 @@ static void build_server(struct sema *s, struct route_build *rb,
 			struct m_addr a;
 			if (eval_host(s, e, "a server", &a) &&
 			    check_family(s, rb, a.family, e->kind == AV_VAR ? e->loc : it->host->loc))
-				add_server(s, rb, it, &a, port, (unsigned)weight);
+				add_server(s, it, &a, port, (unsigned)weight);
 		}
 		return;
 	}
 	struct m_addr a;
 	if (eval_host(s, it->host, "a server", &a) &&
 	    check_family(s, rb, a.family, it->host->loc))
-		add_server(s, rb, it, &a, port, (unsigned)weight);
+		add_server(s, it, &a, port, (unsigned)weight);
 }
 
 static bool addr_eq(const struct m_addr *a, const struct m_addr *b)
@@ -490,38 +529,32 @@ static bool addr_eq(const struct m_addr *a, const struct m_addr *b)
 	       memcmp(a->bytes, b->bytes, 16) == 0;
 }
 
-/* Returns the snat class for the route, adding it to the model if new. */
-static unsigned snat_class(struct sema *s, const struct ast_item *it, bool *ok)
+/* The snat class of a resolved setting, adding it to the model if new. */
+static unsigned snat_class(struct sema *s, const struct own *o)
 {
 	struct model *m = s->m;
-	if (!it || it->snat == SNAT_MASQUERADE) {
+	if (!o->snat_set || o->snat == SNAT_MASQUERADE) {
 		m->snats[SNAT_CLASS_MASQUERADE].used = true;
-		if (it && !m->snats[SNAT_CLASS_MASQUERADE].loc.file)
-			m->snats[SNAT_CLASS_MASQUERADE].loc = it->loc;
+		if (o->snat_set && !m->snats[SNAT_CLASS_MASQUERADE].loc.file)
+			m->snats[SNAT_CLASS_MASQUERADE].loc = o->snat_loc;
 		return SNAT_CLASS_MASQUERADE;
 	}
-	if (it->snat == SNAT_NONE) {
+	if (o->snat == SNAT_NONE) {
 		m->snats[SNAT_CLASS_NONE].used = true;
 		return SNAT_CLASS_NONE;
 	}
-	struct m_addr a;
-	if (!eval_host(s, it->addr, "snat", &a)) {
-		*ok = false;
-		return SNAT_CLASS_NONE;
-	}
 	for (size_t i = 2; i < m->nsnats; i++)
-		if (addr_eq(&m->snats[i].addr, &a))
+		if (addr_eq(&m->snats[i].addr, &o->snat_addr))
 			return (unsigned)i;
 	if (m->nsnats == SNAT_MAX_CLASSES) {
-		diag_error(s->d, it->addr->loc, "more than %u distinct snat addresses",
+		diag_error(s->d, o->snat_addr_loc, "more than %u distinct snat addresses",
 			   SNAT_MAX_CLASSES - 2);
-		*ok = false;
 		return SNAT_CLASS_NONE;
 	}
 	struct m_snat *c = &m->snats[m->nsnats];
 	c->kind = SNAT_ADDR;
-	c->addr = a;
-	c->loc = it->loc;
+	c->addr = o->snat_addr;
+	c->loc = o->snat_loc;
 	c->cls = (unsigned)m->nsnats;
 	c->used = true;
 	return (unsigned)m->nsnats++;
@@ -572,13 +605,14 @@ static int cmp_server_ptr(const void *pa, const void *pb)
 	return a < b ? -1 : a > b;
 }
 
-static void check_duplicate_servers(struct sema *s, struct route_build *rb)
+static void check_duplicate_servers(struct sema *s, struct m_route *r)
 {
-	if (rb->servers.len < 2 || !diag_warning_enabled(s->d, W_DUPLICATE_SERVER))
+	if (r->nservers < 2 || !diag_warning_enabled(s->d, W_DUPLICATE_SERVER))
 		return;
-	size_t n = rb->servers.len;
+	size_t n = r->nservers;
 	struct m_server **v = xmalloc(xmul(n, sizeof(*v)));
-	memcpy(v, rb->servers.items, n * sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = &r->servers[i];
 	qsort(v, n, sizeof(*v), cmp_server_ptr);
 	for (size_t i = 1; i < n; i++) {
 		if (v[i]->addr.family == v[i - 1]->addr.family &&
@@ -612,10 +646,10 @@ static void allow_one(struct sema *s, struct route_build *rb, const struct ast_v
 		wrong_kind(s, use, v, "an address, a network or a set of them");
 		return;
 	}
-	struct m_addr *a = ARENA_NEW(s->a, struct m_addr);
-	if (!parse_addr(s, v, a) || !check_family(s, rb, a->family, use->loc))
+	struct m_addr a;
+	if (!parse_addr(s, v, &a) || !check_family(s, rb, a.family, use->loc))
 		return;
-	vec_push(&rb->allow, a);
+	*SCRATCH_PUSH(s, abuf, na, acap) = a;
 }
 
 static void build_allow(struct sema *s, struct route_build *rb, const struct ast_item *it)
@@ -650,12 +684,45 @@ static bool eval_duration(struct sema *s, const struct ast_val *use, unsigned *o
 	return true;
 }
 
-static void build_route(struct sema *s, const struct ast_stmt *st, struct m_route *r)
+/* balance, snat and affinity items, resolved into o. */
+static void resolve_settings(struct sema *s, const struct ast_item *balance,
+			     const struct ast_item *snat, const struct ast_item *affinity,
+			     struct own *o)
+{
+	if (balance) {
+		o->balance_set = true;
+		o->balance = balance->balance;
+		o->balance_loc = balance->loc;
+	}
+	if (snat) {
+		o->snat_set = true;
+		o->snat = snat->snat;
+		o->snat_loc = snat->loc;
+		o->snat_ok = true;
+		if (snat->snat == SNAT_ADDR) {
+			o->snat_addr_loc = snat->addr->loc;
+			o->snat_ok = eval_host(s, snat->addr, "snat", &o->snat_addr);
+		}
+	}
+	if (affinity) {
+		o->affinity_set = true;
+		o->affinity_loc = affinity->loc;
+		o->affinity = AFFINITY_DEFAULT_SECONDS;
+		if (affinity->timeout && !eval_duration(s, affinity->timeout, &o->affinity))
+			o->affinity = AFFINITY_DEFAULT_SECONDS;
+	}
+}
+
+/* Builds the model of one route from its statement, all but what the
+ * defaults decide (finish_route). */
+static void build_route(struct sema *s, const struct ast_stmt *st, struct m_route *r,
+			struct own *o)
 {
 	struct route_build rb = {0};
-	bool ok = true;
-	r->name = st->name;
+	s->nl = s->ns = s->na = 0;
+	r->name = arena_strdup(s->a, st->name);
 	r->loc = st->loc;
+	r->last_line = st->end.last_line;
 	for (const struct ast_item *it = st->items; it; it = it->next) {
 		switch (it->kind) {
 		case AI_LISTEN:
@@ -693,46 +760,15 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 		diag_error(s->d, st->name_loc, "route '%s' has no 'listen' line", st->name);
 	if (!has_server)
 		diag_error(s->d, st->name_loc, "route '%s' has no 'server' line", st->name);
-	if (rb.servers.len > MAX_SERVERS)
+	if (s->ns > MAX_SERVERS)
 		diag_error(s->d, st->name_loc, "route '%s' has %zu servers; at most %u",
-			   st->name, rb.servers.len, MAX_SERVERS);
+			   st->name, s->ns, MAX_SERVERS);
 
-	/* Defaults fill in what the route leaves out. */
-	const struct ast_item *balance = rb.balance, *snat = rb.snat, *affinity = rb.affinity;
-	if (s->defaults) {
-		for (const struct ast_item *it = s->defaults->items; it; it = it->next) {
-			if (it->kind == AI_BALANCE && !balance)
-				balance = it;
-			if (it->kind == AI_SNAT && !snat)
-				snat = it;
-			if (it->kind == AI_AFFINITY && !affinity)
-				affinity = it;
-		}
-	}
-	r->balance = balance ? balance->balance : BALANCE_RANDOM;
-	r->last_line = st->end.last_line;
-	if (balance)
-		r->balance_loc = balance->loc;
-	if (snat)
-		r->snat_loc = snat->loc;
-	if (affinity)
-		r->affinity_loc = affinity->loc;
-	if (affinity) {
-		r->affinity = AFFINITY_DEFAULT_SECONDS;
-		if (affinity->timeout && !eval_duration(s, affinity->timeout, &r->affinity))
-			ok = false;
-	}
-	r->snat_cls = snat_class(s, snat, &ok);
-	/* A snat address of the other family than the route's. */
-	if (r->snat_cls >= 2 && rb.family &&
-	    s->m->snats[r->snat_cls].addr.family != rb.family) {
-		const struct loc at = snat == rb.snat ? snat->addr->loc : st->name_loc;
-		diag_error(s->d, at, "snat address is IPv%d but route '%s' is IPv%d",
-			   s->m->snats[r->snat_cls].addr.family, st->name, rb.family);
-		if (snat != rb.snat)
-			diag_note(s->d, snat->loc, "the snat comes from this default");
-		ok = false;
-	}
+	resolve_settings(s, rb.balance, rb.snat, rb.affinity, o);
+	if (o->snat_set && o->snat == SNAT_ADDR && o->snat_ok && rb.family &&
+	    o->snat_addr.family != rb.family)
+		diag_error(s->d, o->snat_addr_loc, "snat address is IPv%d but route '%s' "
+			   "is IPv%d", o->snat_addr.family, st->name, rb.family);
 	r->family = rb.family ? rb.family : 4;
 	if (rb.port_server && rb.bare_server) {
 		diag_error(s->d, rb.bare_server->host->loc, "this server has no port "
@@ -740,53 +776,35 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 			   "to keep the connection's port", st->name);
 		diag_note(s->d, rb.port_server->loc, "a server with a port is here");
 	}
-	r->keep_port = rb.servers.len > 0 && !rb.port_server;
-	for (size_t i = 0; i < rb.listeners.len; i++) {
-		const struct m_listener *l = rb.listeners.items[i];
-		if (l->port_lo != l->port_hi)
+	r->keep_port = s->ns > 0 && !rb.port_server;
+	for (size_t i = 0; i < s->nl; i++)
+		if (s->lbuf[i].port_lo != s->lbuf[i].port_hi)
 			r->any_range = true;
-	}
 	if (r->any_range && rb.port_server) {
 		diag_error(s->d, rb.port_server->port->loc, "a route that listens on a "
 			   "port range keeps the connection's port: give its servers no port");
 	}
-	r->nallow = rb.allow.len;
+	r->nallow = s->na;
 	if (rb.allow_item) {
 		r->allow = ARENA_ARRAY(s->a, struct m_addr, r->nallow ? r->nallow : 1);
-		for (size_t i = 0; i < r->nallow; i++)
-			r->allow[i] = *(struct m_addr *)rb.allow.items[i];
+		memcpy(r->allow, s->abuf, r->nallow * sizeof(*r->allow));
 	}
-	r->comment = rb.comment ? rb.comment->text : NULL;
+	r->comment = rb.comment ? arena_strdup(s->a, rb.comment->text) : NULL;
 
-	r->nlisteners = rb.listeners.len;
+	r->nlisteners = s->nl;
 	r->listeners = ARENA_ARRAY(s->a, struct m_listener, r->nlisteners);
-	for (size_t i = 0; i < r->nlisteners; i++) {
-		r->listeners[i] = *(struct m_listener *)rb.listeners.items[i];
+	memcpy(r->listeners, s->lbuf, r->nlisteners * sizeof(*r->listeners));
+	for (size_t i = 0; i < r->nlisteners; i++)
 		r->protos |= r->listeners[i].proto;
-	}
-	r->nservers = rb.servers.len;
+	r->nservers = s->ns;
 	r->servers = ARENA_ARRAY(s->a, struct m_server, r->nservers);
-	for (size_t i = 0; i < r->nservers; i++)
-		r->servers[i] = *(struct m_server *)rb.servers.items[i];
-	check_duplicate_servers(s, &rb);
+	memcpy(r->servers, s->sbuf, r->nservers * sizeof(*r->servers));
+	check_duplicate_servers(s, r);
 
-	if (has_server && rb.servers.len > 0 && model_active_weight(r) == 0 &&
+	if (has_server && s->ns > 0 && model_active_weight(r) == 0 &&
 	    diag_errors(s->d) == errors_before)
 		diag_error(s->d, st->name_loc, "every server of route '%s' is drained: "
 			   "it would refuse every connection", st->name);
-	if (r->balance == BALANCE_ROUNDROBIN) {
-		unsigned long slots = 0;
-		for (size_t i = 0; i < r->nservers; i++)
-			if (!r->servers[i].drain)
-				slots += r->servers[i].weight;
-		/* Slots shrink by the weights' gcd in the emitter; this bounds
-		 * the worst case before that. */
-		if (slots > MAX_RR_SLOTS)
-			diag_error(s->d, (balance ? balance->loc : st->name_loc),
-				   "roundrobin over total weight %lu needs too many rules "
-				   "(at most %lu); use smaller weights or 'balance random'",
-				   slots, MAX_RR_SLOTS);
-	}
 
 	char chain[CHAIN_MAX_LEN + 1];
 	chain_name(r->name, chain);
@@ -803,10 +821,68 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 		diag_error(s->d, st->name_loc, "file and route names too long: the rule "
 			   "comment \"FILE:LINE: route NAME\" would pass nft's limit of "
 			   "128 bytes");
-	(void)ok;
-	vec_free(&rb.listeners);
-	vec_free(&rb.servers);
-	vec_free(&rb.allow);
+	o->built = true;
+}
+
+/* What the defaults decide, once every statement has been read. */
+static void finish_route(struct sema *s, struct m_route *r, const struct own *o,
+			 const struct own *dflt)
+{
+	struct own eff = *o;
+	if (!eff.balance_set && dflt->balance_set) {
+		eff.balance_set = true;
+		eff.balance = dflt->balance;
+		eff.balance_loc = dflt->balance_loc;
+	}
+	bool snat_from_default = false;
+	if (!eff.snat_set && dflt->snat_set) {
+		eff.snat_set = true;
+		eff.snat = dflt->snat;
+		eff.snat_addr = dflt->snat_addr;
+		eff.snat_ok = dflt->snat_ok;
+		eff.snat_loc = dflt->snat_loc;
+		eff.snat_addr_loc = dflt->snat_addr_loc;
+		snat_from_default = true;
+	}
+	if (!eff.affinity_set && dflt->affinity_set) {
+		eff.affinity_set = true;
+		eff.affinity = dflt->affinity;
+		eff.affinity_loc = dflt->affinity_loc;
+	}
+	r->balance = eff.balance_set ? eff.balance : BALANCE_RANDOM;
+	if (eff.balance_set)
+		r->balance_loc = eff.balance_loc;
+	if (eff.snat_set)
+		r->snat_loc = eff.snat_loc;
+	if (eff.affinity_set) {
+		r->affinity_loc = eff.affinity_loc;
+		r->affinity = eff.affinity;
+	}
+	if (eff.snat_set && eff.snat == SNAT_ADDR && !eff.snat_ok)
+		r->snat_cls = SNAT_CLASS_NONE;
+	else
+		r->snat_cls = snat_class(s, &eff);
+	/* A default snat address of the other family than the route's (the
+	 * route's own was checked when it was built). */
+	if (snat_from_default && r->snat_cls >= 2 &&
+	    s->m->snats[r->snat_cls].addr.family != r->family) {
+		diag_error(s->d, r->loc, "snat address is IPv%d but route '%s' is IPv%d",
+			   s->m->snats[r->snat_cls].addr.family, r->name, r->family);
+		diag_note(s->d, eff.snat_loc, "the snat comes from this default");
+	}
+	if (r->balance == BALANCE_ROUNDROBIN) {
+		unsigned long slots = 0;
+		for (size_t i = 0; i < r->nservers; i++)
+			if (!r->servers[i].drain)
+				slots += r->servers[i].weight;
+		/* Slots shrink by the weights' gcd in the emitter; this bounds
+		 * the worst case before that. */
+		if (slots > MAX_RR_SLOTS)
+			diag_error(s->d, eff.balance_set ? eff.balance_loc : r->loc,
+				   "roundrobin over total weight %lu needs too many rules "
+				   "(at most %lu); use smaller weights or 'balance random'",
+				   slots, MAX_RR_SLOTS);
+	}
 }
 
 /* ---- checks across routes -------------------------------------------- */
@@ -975,116 +1051,196 @@ static void check_chain_names(struct sema *s)
 
 /* ---- the whole pass --------------------------------------------------- */
 
-static void collect(struct sema *s, const struct ast_file *file,
-		    const struct ast_file *overrides, struct vec *routes)
+/* ---- statements, as the parser reads them ------------------------------ */
+
+struct sema *sema_new(struct arena *a, struct diag_ctx *d,
+		      const struct ast_file *overrides, const char *main_base)
 {
+	struct sema *s = xcalloc(1, sizeof(*s));
+	s->a = a;
+	s->d = d;
+	s->overrides = overrides;
+	struct model *m = ARENA_NEW(a, struct model);
+	s->m = m;
+	m->source = main_base;
+	m->snats = ARENA_ARRAY(a, struct m_snat, SNAT_MAX_CLASSES);
+	m->snats[SNAT_CLASS_NONE].kind = SNAT_NONE;
+	m->snats[SNAT_CLASS_NONE].cls = SNAT_CLASS_NONE;
+	m->snats[SNAT_CLASS_MASQUERADE].kind = SNAT_MASQUERADE;
+	m->snats[SNAT_CLASS_MASQUERADE].cls = SNAT_CLASS_MASQUERADE;
+	m->nsnats = 2;
 	for (const struct ast_stmt *st = overrides ? overrides->first : NULL; st;
 	     st = st->next) {
-		struct def *prev = def_find(s, st->name);
-		if (prev) {
-			diag_error(s->d, st->name_loc, "-D %s is given twice", st->name);
+		if (def_find(s, st->name)) {
+			diag_error(d, st->name_loc, "-D %s is given twice", st->name);
 			continue;
 		}
 		def_add(s, st)->from_cmdline = true;
 	}
-	/* Route names: an open-addressed table as for defines. */
-	size_t cap = 64;
-	size_t nroutes = 0;
-	for (const struct ast_stmt *st = file->first; st; st = st->next)
-		nroutes += st->kind == AS_ROUTE;
-	while (cap < nroutes * 2)
-		cap *= 2;
-	const struct ast_stmt **names = xcalloc(cap, sizeof(*names));
+	return s;
+}
 
-	for (const struct ast_stmt *st = file->first; st; st = st->next) {
-		switch (st->kind) {
-		case AS_INCLUDE:
-			break;
-		case AS_DEFINE: {
-			if (st->value->kind == AV_SET)
-				for (const struct ast_val *e = st->value->elems; e; e = e->next)
-					if (e->kind == AV_NUMBER)
-						diag_error(s->d, e->loc, "a set holds addresses and "
-							   "networks, not numbers or ports");
-			struct def *prev = def_find(s, st->name);
-			if (prev && prev->from_cmdline && !prev->matched) {
-				prev->matched = true;
-				prev->shadowed = st;
-			} else if (prev) {
-				const struct ast_stmt *first =
-					prev->from_cmdline ? prev->shadowed : prev->stmt;
-				diag_error(s->d, st->name_loc, "'%s' is already defined",
-					   st->name);
-				diag_note(s->d, first->name_loc, "'%s' is first defined here",
-					  st->name);
-			} else {
-				def_add(s, st);
-			}
-			break;
-		}
-		case AS_DEFAULTS:
-			if (s->defaults) {
-				diag_error(s->d, st->loc, "a second 'defaults' block");
-				diag_note(s->d, s->defaults->loc, "the first one is here");
-			} else {
-				s->defaults = st;
-			}
-			for (const struct ast_item *it = st->items; it; it = it->next) {
-				if (it->kind == AI_BALANCE || it->kind == AI_SNAT ||
-				    it->kind == AI_AFFINITY)
-					continue;
-				static const char *const names_[] = {
-					[AI_LISTEN] = "listen", [AI_SERVER] = "server",
-					[AI_ALLOW] = "allow", [AI_COMMENT] = "comment",
-				};
-				diag_error(s->d, it->loc, "'%s' cannot be used in 'defaults' "
-					   "(only balance, snat and affinity)", names_[it->kind]);
-			}
-			{
-				const struct ast_item *b = NULL, *n = NULL, *a = NULL;
-				for (const struct ast_item *it = st->items; it; it = it->next) {
-					if (it->kind == AI_BALANCE)
-						check_single(s, &b, it, "balance");
-					if (it->kind == AI_SNAT)
-						check_single(s, &n, it, "snat");
-					if (it->kind == AI_AFFINITY)
-						check_single(s, &a, it, "affinity");
-				}
-			}
-			break;
-		case AS_POLICY:
-			if (s->policy) {
-				diag_error(s->d, st->loc, "a second 'policy forward'");
-				diag_note(s->d, s->policy->loc, "the first one is here");
-			} else {
-				s->policy = st;
-			}
-			break;
-		case AS_ROUTE: {
-			size_t i = fnv1a32(st->name) & (cap - 1);
-			while (names[i] && strcmp(names[i]->name, st->name) != 0)
-				i = (i + 1) & (cap - 1);
-			if (names[i]) {
-				diag_error(s->d, st->name_loc, "route '%s' is already defined",
-					   st->name);
-				diag_note(s->d, names[i]->name_loc, "the first route '%s' is here",
-					  st->name);
-			} else {
-				names[i] = st;
-				vec_push(routes, (void *)st);
-			}
-			break;
-		}
-		}
+void sema_free(struct sema *s)
+{
+	if (!s)
+		return;
+	free(s->routes);
+	free(s->own);
+	free(s->names);
+	free(s->lbuf);
+	free(s->sbuf);
+	free(s->abuf);
+	free(s);
+}
+
+void sema_define(struct sema *s, const struct ast_stmt *st)
+{
+	if (st->value->kind == AV_SET)
+		for (const struct ast_val *e = st->value->elems; e; e = e->next)
+			if (e->kind == AV_NUMBER)
+				diag_error(s->d, e->loc, "a set holds addresses and "
+					   "networks, not numbers or ports");
+	struct def *prev = def_find(s, st->name);
+	if (prev && prev->from_cmdline && !prev->matched) {
+		prev->matched = true;
+		prev->shadowed = st;
+	} else if (prev) {
+		const struct ast_stmt *first = prev->from_cmdline ? prev->shadowed : prev->stmt;
+		diag_error(s->d, st->name_loc, "'%s' is already defined", st->name);
+		diag_note(s->d, first->name_loc, "'%s' is first defined here", st->name);
+	} else {
+		def_add(s, st);
 	}
-	free(names);
-	for (const struct ast_stmt *st = overrides ? overrides->first : NULL; st;
-	     st = st->next) {
-		struct def *d = def_find(s, st->name);
-		if (d && d->stmt == st && !d->matched)
-			diag_error(s->d, st->name_loc, "-D %s: the source has no define "
-				   "named '%s'", st->name, st->name);
+}
+
+void sema_defaults(struct sema *s, const struct ast_stmt *st)
+{
+	if (s->defaults) {
+		diag_error(s->d, st->loc, "a second 'defaults' block");
+		diag_note(s->d, s->defaults->loc, "the first one is here");
+	} else {
+		s->defaults = st;
 	}
+	static const char *const names[] = {
+		[AI_LISTEN] = "listen", [AI_SERVER] = "server",
+		[AI_ALLOW] = "allow", [AI_COMMENT] = "comment",
+	};
+	const struct ast_item *b = NULL, *n = NULL, *a = NULL;
+	for (const struct ast_item *it = st->items; it; it = it->next) {
+		if (it->kind == AI_BALANCE)
+			check_single(s, &b, it, "balance");
+		else if (it->kind == AI_SNAT)
+			check_single(s, &n, it, "snat");
+		else if (it->kind == AI_AFFINITY)
+			check_single(s, &a, it, "affinity");
+		else
+			diag_error(s->d, it->loc, "'%s' cannot be used in 'defaults' "
+				   "(only balance, snat and affinity)", names[it->kind]);
+	}
+}
+
+void sema_policy(struct sema *s, const struct ast_stmt *st)
+{
+	if (s->policy) {
+		diag_error(s->d, st->loc, "a second 'policy forward'");
+		diag_note(s->d, s->policy->loc, "the first one is here");
+	} else {
+		s->policy = st;
+	}
+}
+
+/* Whether every $name in v stands for a value already: then the route can
+ * be built now and its AST thrown away. Errors are for the build to say. */
+static bool resolvable(const struct sema *s, const struct ast_val *v, int depth)
+{
+	if (!v)
+		return true;
+	if (depth > MAX_VAR_DEPTH)
+		return true;
+	switch (v->kind) {
+	case AV_VAR: {
+		const struct def *d = def_find(s, v->text);
+		return d && resolvable(s, d->stmt->value, depth + 1);
+	}
+	case AV_RANGE:
+		return resolvable(s, v->lo, depth) && resolvable(s, v->hi, depth);
+	case AV_SET:
+		for (const struct ast_val *e = v->elems; e; e = e->next)
+			if (!resolvable(s, e, depth))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
+static bool route_resolvable(const struct sema *s, const struct ast_stmt *st)
+{
+	for (const struct ast_item *it = st->items; it; it = it->next)
+		if (!resolvable(s, it->host, 0) || !resolvable(s, it->port, 0) ||
+		    !resolvable(s, it->weight, 0) || !resolvable(s, it->addr, 0) ||
+		    !resolvable(s, it->timeout, 0))
+			return false;
+	return true;
+}
+
+/* Route names: an open-addressed table; the stored hash spares most
+ * string compares, and the cache misses of reaching the route. */
+static struct name_ent *name_slot(struct sema *s, const char *name)
+{
+	if ((s->nroutes + 1) * 2 > s->names_cap) {
+		size_t old = s->names_cap;
+		struct name_ent *prev = s->names;
+		s->names_cap = old ? old * 2 : 256;
+		s->names = xcalloc(s->names_cap, sizeof(*s->names));
+		for (size_t i = 0; i < old; i++) {
+			if (!prev[i].idx)
+				continue;
+			size_t j = prev[i].hash & (s->names_cap - 1);
+			while (s->names[j].idx)
+				j = (j + 1) & (s->names_cap - 1);
+			s->names[j] = prev[i];
+		}
+		free(prev);
+	}
+	uint32_t h = fnv1a32(name);
+	size_t j = h & (s->names_cap - 1);
+	while (s->names[j].idx && (s->names[j].hash != h ||
+				   strcmp(s->routes[s->names[j].idx - 1].name, name) != 0))
+		j = (j + 1) & (s->names_cap - 1);
+	s->names[j].hash = h;
+	return &s->names[j];
+}
+
+bool sema_route(struct sema *s, const struct ast_stmt *st)
+{
+	struct name_ent *slot = name_slot(s, st->name);
+	if (slot->idx) {
+		const struct m_route *first = &s->routes[slot->idx - 1];
+		diag_error(s->d, st->name_loc, "route '%s' is already defined", st->name);
+		diag_note(s->d, first->name_loc, "the first route '%s' is here", st->name);
+		return false;
+	}
+	if (s->nroutes == s->routes_cap) {
+		s->routes_cap = s->routes_cap ? s->routes_cap * 2 : 64;
+		s->routes = xrealloc(s->routes, xmul(s->routes_cap, sizeof(*s->routes)));
+		s->own = xrealloc(s->own, xmul(s->routes_cap, sizeof(*s->own)));
+	}
+	size_t i = s->nroutes++;
+	struct m_route *r = &s->routes[i];
+	struct own *o = &s->own[i];
+	memset(r, 0, sizeof(*r));
+	memset(o, 0, sizeof(*o));
+	slot->idx = (uint32_t)(i + 1);
+	r->name = arena_strdup(s->a, st->name);
+	r->loc = st->loc;
+	r->name_loc = st->name_loc;
+	if (!route_resolvable(s, st)) {
+		o->deferred = st;
+		return true;
+	}
+	build_route(s, st, r, o);
+	return false;
 }
 
 static void warn_unused(struct sema *s)
@@ -1104,39 +1260,82 @@ static void warn_unused(struct sema *s)
 	}
 }
 
+struct model *sema_finish(struct sema *s, bool syntax_errors)
+{
+	struct model *m = s->m;
+	/* After a syntax error the routes are not all there: what follows
+	 * would report their absence. */
+	if (syntax_errors)
+		return NULL;
+	for (size_t i = 0; i < s->nroutes; i++)
+		if (s->own[i].deferred)
+			build_route(s, s->own[i].deferred, &s->routes[i], &s->own[i]);
+	struct own dflt = {0};
+	if (s->defaults) {
+		const struct ast_item *b = NULL, *n = NULL, *a = NULL;
+		for (const struct ast_item *it = s->defaults->items; it; it = it->next) {
+			if (it->kind == AI_BALANCE && !b)
+				b = it;
+			if (it->kind == AI_SNAT && !n)
+				n = it;
+			if (it->kind == AI_AFFINITY && !a)
+				a = it;
+		}
+		resolve_settings(s, b, n, a, &dflt);
+	}
+	for (size_t i = 0; i < s->nroutes; i++)
+		finish_route(s, &s->routes[i], &s->own[i], &dflt);
+	if (s->policy) {
+		m->forward_accept = s->policy->accept;
+		m->policy_explicit = true;
+		m->policy_loc = s->policy->loc;
+	}
+	m->nroutes = s->nroutes;
+	m->routes = ARENA_ARRAY(s->a, struct m_route, m->nroutes ? m->nroutes : 1);
+	memcpy(m->routes, s->routes, m->nroutes * sizeof(*m->routes));
+	free(s->routes);
+	s->routes = NULL;
+	free(s->names);
+	s->names = NULL;
+
+	for (const struct ast_stmt *st = s->overrides ? s->overrides->first : NULL; st;
+	     st = st->next) {
+		struct def *d = def_find(s, st->name);
+		if (d && d->stmt == st && !d->matched)
+			diag_error(s->d, st->name_loc, "-D %s: the source has no define "
+				   "named '%s'", st->name, st->name);
+	}
+	check_listener_overlap(s);
+	check_chain_names(s);
+	warn_unused(s);
+	return diag_errors(s->d) ? NULL : m;
+}
+
 struct model *sema_run(struct arena *a, struct diag_ctx *d,
 		       const struct ast_file *file,
 		       const struct ast_file *overrides,
 		       const char *main_base)
 {
-	struct sema s = {.a = a, .d = d};
-	struct model *m = ARENA_NEW(a, struct model);
-	s.m = m;
-	m->source = main_base;
-	m->snats = ARENA_ARRAY(a, struct m_snat, SNAT_MAX_CLASSES);
-	m->snats[SNAT_CLASS_NONE].kind = SNAT_NONE;
-	m->snats[SNAT_CLASS_NONE].cls = SNAT_CLASS_NONE;
-	m->snats[SNAT_CLASS_MASQUERADE].kind = SNAT_MASQUERADE;
-	m->snats[SNAT_CLASS_MASQUERADE].cls = SNAT_CLASS_MASQUERADE;
-	m->nsnats = 2;
-
-	struct vec routes = {0};
-	collect(&s, file, overrides, &routes);
-	if (s.policy) {
-		m->forward_accept = s.policy->accept;
-		m->policy_explicit = true;
-		m->policy_loc = s.policy->loc;
+	struct sema *s = sema_new(a, d, overrides, main_base);
+	for (const struct ast_stmt *st = file->first; st; st = st->next) {
+		switch (st->kind) {
+		case AS_INCLUDE:
+			break;
+		case AS_DEFINE:
+			sema_define(s, st);
+			break;
+		case AS_DEFAULTS:
+			sema_defaults(s, st);
+			break;
+		case AS_POLICY:
+			sema_policy(s, st);
+			break;
+		case AS_ROUTE:
+			sema_route(s, st);
+			break;
+		}
 	}
-	/* The default snat is masquerade; its place is the defaults block's
-	 * snat line when it sets one. */
-	m->nroutes = routes.len;
-	m->routes = ARENA_ARRAY(a, struct m_route, routes.len);
-	for (size_t i = 0; i < routes.len; i++)
-		build_route(&s, routes.items[i], &m->routes[i]);
-	vec_free(&routes);
-
-	check_listener_overlap(&s);
-	check_chain_names(&s);
-	warn_unused(&s);
-	return diag_errors(d) ? NULL : m;
+	struct model *m = sema_finish(s, false);
+	sema_free(s);
+	return m;
 }

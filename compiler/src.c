@@ -53,15 +53,15 @@ void src_add_path_list(struct src_set *set, const char *list)
 static void index_lines(struct src_file *f)
 {
 	size_t n = 1;
-	for (size_t i = 0; i < f->len; i++)
-		if (f->text[i] == '\n')
-			n++;
+	const char *end = f->text + f->len;
+	for (const char *p = f->text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		n++;
 	f->line_start = xmalloc(xmul(n, sizeof(size_t)));
 	f->nlines = 0;
 	f->line_start[f->nlines++] = 0;
-	for (size_t i = 0; i < f->len; i++)
-		if (f->text[i] == '\n' && f->nlines < n)
-			f->line_start[f->nlines++] = i + 1;
+	for (const char *p = f->text; f->nlines < n &&
+	     (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		f->line_start[f->nlines++] = (size_t)(p - f->text) + 1;
 }
 
 static struct src_file *add_file(struct src_set *set, const char *display,
@@ -88,14 +88,21 @@ static struct src_file *add_file(struct src_set *set, const char *display,
 struct src_file *src_from_string(struct src_set *set, const char *name,
 				 const char *text)
 {
-	return add_file(set, name, xstrdup(text), strlen(text));
+	size_t n = strlen(text);
+	char *copy = xmalloc(n + 2);
+	memcpy(copy, text, n);
+	copy[n] = copy[n + 1] = '\0';
+	return add_file(set, name, copy, n);
 }
 
-/* Reads all of fd, refusing more than SRC_MAX_FILE_SIZE bytes. */
-static enum src_status read_all(int fd, char **out, size_t *outlen, int *errnum)
+/* Reads all of fd, refusing more than SRC_MAX_FILE_SIZE bytes. `hint` is
+ * the size fstat gave (0 for a pipe), so a file is read into one buffer of
+ * its size. Two NUL bytes end the text: the scanner reads it in place. */
+static enum src_status read_all(int fd, size_t hint, char **out, size_t *outlen,
+				int *errnum)
 {
-	size_t cap = 4096, len = 0;
-	char *p = xmalloc(cap + 1);
+	size_t cap = hint && hint <= SRC_MAX_FILE_SIZE ? hint + 1 : 4096, len = 0;
+	char *p = xmalloc(cap + 2);
 	for (;;) {
 		if (len == cap) {
 			if (cap >= SRC_MAX_FILE_SIZE + (size_t)1) {
@@ -103,7 +110,7 @@ static enum src_status read_all(int fd, char **out, size_t *outlen, int *errnum)
 				return SRC_TOO_BIG;
 			}
 			cap *= 2;
-			p = xrealloc(p, cap + 1);
+			p = xrealloc(p, cap + 2);
 		}
 		ssize_t n = read(fd, p + len, cap - len);
 		if (n < 0) {
@@ -121,7 +128,7 @@ static enum src_status read_all(int fd, char **out, size_t *outlen, int *errnum)
 			return SRC_TOO_BIG;
 		}
 	}
-	p[len] = '\0';
+	p[len] = p[len + 1] = '\0';
 	*out = p;
 	*outlen = len;
 	return SRC_OK;
@@ -173,7 +180,8 @@ enum src_status src_load(struct src_set *set, const char *path,
 	}
 	char *text;
 	size_t len;
-	enum src_status st2 = read_all(fd, &text, &len, errnum);
+	enum src_status st2 = read_all(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0,
+				       &text, &len, errnum);
 	if (!is_stdin)
 		close(fd);
 	if (st2 != SRC_OK)

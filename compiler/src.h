@@ -30,7 +30,7 @@ struct src_file {
 	int id;                   /* load order; diagnostics sort by it */
 	const char *path;         /* as diagnostics show it */
 	const char *base;         /* sanitized base name: all output shows */
-	const char *text;         /* NUL-terminated copy of the bytes */
+	const char *text;         /* the bytes, then two NULs (for flex) */
 	size_t len;
 	size_t *line_start;       /* byte offset of each line, 0-based index */
 	size_t nlines;

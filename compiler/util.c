@@ -1,10 +1,12 @@
 /* util.c: see util.h. */
 #include "util.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void oom(void)
 {
@@ -78,6 +80,23 @@ void arena_free(struct arena *a)
 	free(a);
 }
 
+struct arena_mark arena_mark(const struct arena *a)
+{
+	struct arena_mark m = {a->head, a->head ? a->head->used : 0};
+	return m;
+}
+
+void arena_rewind(struct arena *a, struct arena_mark m)
+{
+	while (a->head && a->head != m.chunk) {
+		struct chunk *next = a->head->next;
+		free(a->head);
+		a->head = next;
+	}
+	if (a->head)
+		a->head->used = m.used;
+}
+
 void *arena_alloc(struct arena *a, size_t n)
 {
 	const size_t align = sizeof(max_align_t);
@@ -130,6 +149,28 @@ void buf_init(struct buf *b)
 {
 	b->data = NULL;
 	b->len = b->cap = 0;
+	b->sink = -1;
+	b->sink_errno = 0;
+}
+
+bool buf_flush(struct buf *b)
+{
+	if (b->sink < 0)
+		return true;
+	const char *p = b->data;
+	size_t n = b->len;
+	while (n > 0 && !b->sink_errno) {
+		ssize_t w = write(b->sink, p, n);
+		if (w < 0) {
+			if (errno != EINTR)
+				b->sink_errno = errno;
+			continue;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	b->len = 0;
+	return !b->sink_errno;
 }
 
 void buf_free(struct buf *b)
@@ -140,6 +181,8 @@ void buf_free(struct buf *b)
 
 static void buf_reserve(struct buf *b, size_t extra)
 {
+	if (b->sink >= 0 && b->len > 0 && b->len + extra > BUF_FLUSH_AT)
+		buf_flush(b);
 	if (b->cap - b->len > extra)
 		return;
 	size_t cap = b->cap ? b->cap : 256;

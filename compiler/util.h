@@ -6,6 +6,7 @@
 #define TRC_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +21,14 @@ char *xstrdup(const char *s);
 size_t xmul(size_t n, size_t size);
 
 struct arena;
+/* A position in an arena, to free everything allocated after it. */
+struct arena_mark {
+	void *chunk;
+	size_t used;
+};
 struct arena *arena_new(void);
+struct arena_mark arena_mark(const struct arena *a);
+void arena_rewind(struct arena *a, struct arena_mark m);
 void arena_free(struct arena *a);
 void *arena_alloc(struct arena *a, size_t n);   /* zeroed */
 char *arena_strdup(struct arena *a, const char *s);
@@ -29,12 +37,19 @@ char *arena_printf(struct arena *a, const char *fmt, ...) TRC_PRINTF(2, 3);
 #define ARENA_NEW(a, type) ((type *)arena_alloc((a), sizeof(type)))
 #define ARENA_ARRAY(a, type, n) ((type *)arena_alloc((a), xmul((n), sizeof(type))))
 
-/* A growable byte buffer; the output of a compile is built in one. */
+/* A growable byte buffer. With a sink (a file descriptor), it writes out
+ * what it holds whenever that passes BUF_FLUSH_AT, so a large ruleset
+ * never sits whole in memory; sink_errno keeps the first write error. */
 struct buf {
 	char *data;
 	size_t len, cap;
+	int sink;             /* -1: none */
+	int sink_errno;
 };
+#define BUF_FLUSH_AT (1u << 20)
 void buf_init(struct buf *b);
+/* Writes out what the buffer holds to its sink; false on a write error. */
+bool buf_flush(struct buf *b);
 void buf_free(struct buf *b);
 void buf_add(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);

@@ -6,6 +6,11 @@
 
 %code requires {
 #include "ast.h"
+#include "util.h"
+struct route_start {
+	struct arena_mark mark;
+	unsigned errors;
+};
 typedef void *yyscan_t;
 }
 
@@ -60,6 +65,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, const char *msg);
 %param {yyscan_t scanner}
 
 %union {
+	struct route_start start;
 	const char *str;
 	struct ast_val *val;
 	struct ast_item *item;
@@ -130,14 +136,21 @@ stmt:
 			s->end = @2;
 			parse_append(ST->ctx, s);
 		}
-	| K_ROUTE name block
+	| K_ROUTE
+		/* Where the route's AST starts, to free it once it is built. */
+		{
+			$<start>$.mark = arena_mark(ARENA);
+			$<start>$.errors = ST->ctx->syntax_errors;
+		}
+	  name block
 		{
 			struct ast_stmt *s = stmt_new(scanner, AS_ROUTE, @1);
-			s->name = $2;
-			s->name_loc = @2;
-			s->items = $3;
-			s->end = @3;
-			parse_append(ST->ctx, s);
+			s->name = $3;
+			s->name_loc = @3;
+			s->items = $4;
+			s->end = @4;
+			parse_route(ST->ctx, s, $<start>2.mark, $<start>2.errors,
+				    yychar != TRC_YYEMPTY);
 		}
 	| error eos
 		{ yyerrok; }
@@ -404,7 +417,7 @@ static struct ast_val *vals_reverse(struct ast_val *list)
 
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, const char *msg)
 {
-	diag_error(ST->ctx->diag, *loc, "%s", msg);
+	parse_error(ST->ctx, *loc, "%s", msg);
 }
 
 /* Token names as users read them: keywords and punctuation quoted, kinds
@@ -467,23 +480,22 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
 	struct lex_state *st = ST;
 	yysymbol_kind_t found = yypcontext_token(ctx);
 	struct loc loc = *yypcontext_location(ctx);
-	struct diag_ctx *d = st->ctx->diag;
 
 	/* A block left open: say so where it opens. */
 	if (found == YYSYMBOL_YYEOF && st->nbraces > 0) {
 		int i = st->nbraces <= LEX_MAX_BRACES ? st->nbraces - 1 : LEX_MAX_BRACES - 1;
-		diag_error(d, st->braces[i], "unterminated block: this '{' is never closed");
+		parse_error(st->ctx, st->braces[i], "unterminated block: this '{' is never closed");
 		return 0;
 	}
 	if (found == YYSYMBOL_BADCHAR) {
 		unsigned char c = (unsigned char)st->tok_text[0];
 		if (c >= 0x21 && c < 0x7f)
-			diag_error(d, loc, "unexpected character '%c'", c);
+			parse_error(st->ctx, loc, "unexpected character '%c'", c);
 		else if (c >= 0x80)
-			diag_error(d, loc, "unexpected character '%.*s'", st->tok_len,
+			parse_error(st->ctx, loc, "unexpected character '%.*s'", st->tok_len,
 				   st->tok_text);
 		else
-			diag_error(d, loc, "unexpected character 0x%02x", c);
+			parse_error(st->ctx, loc, "unexpected character 0x%02x", c);
 		return 0;
 	}
 
@@ -510,7 +522,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
 		buf_puts(&msg, "expected a port after ':'");
 	} else if (wants_colon && st->prev_token == ADDR6) {
 		/* The scanner took "2001:db8::1:80" as one address. */
-		diag_error(d, st->prev_loc, "an IPv6 address followed by a port takes "
+		parse_error(st->ctx, st->prev_loc, "an IPv6 address followed by a port takes "
 			   "brackets, as in [2001:db8::1]:80");
 		buf_free(&msg);
 		return 0;
@@ -518,12 +530,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
 				  found == YYSYMBOL_K_ALLOW || found == YYSYMBOL_K_COMMENT)) {
 		/* An item where a statement belongs: a route's '{' is missing
 		 * or its '}' came early. */
-		diag_error(d, loc, "'%.*s' belongs inside a 'route NAME { ... }' block",
+		parse_error(st->ctx, loc, "'%.*s' belongs inside a 'route NAME { ... }' block",
 			   st->tok_len, st->tok_text);
 		buf_free(&msg);
 		return 0;
 	} else if (wants_stmt && strcmp(yysymbol_name(found), "'}'") == 0) {
-		diag_error(d, loc, "this '}' closes no block");
+		parse_error(st->ctx, loc, "this '}' closes no block");
 		buf_free(&msg);
 		return 0;
 	} else if (wants_stmt) {
@@ -570,7 +582,7 @@ done_found:
 		if (best[0])
 			buf_printf(&msg, "; did you mean '%s'?", best);
 	}
-	diag_error(d, loc, "%s", buf_cstr(&msg));
+	parse_error(st->ctx, loc, "%s", buf_cstr(&msg));
 	buf_free(&msg);
 	return 0;
 }
