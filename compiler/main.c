@@ -295,8 +295,6 @@ int main(int argc, char **argv)
 		pc.sema = sema_new(model_arena, d, &overrides, main_file->base);
 		parse_file(&pc, main_file);
 		m = sema_finish(pc.sema, pc.syntax_errors > 0);
-		sema_free(pc.sema);
-		pc.sema = NULL;
 	}
 	diag_print(d, stderr, color);
 	if (!m) {
@@ -334,6 +332,7 @@ int main(int argc, char **argv)
 		buf_free(&out);
 	}
 done:
+	sema_free(pc.sema);
 	arena_free(arena);
 	arena_free(model_arena);
 	src_set_free(&srcs);

@@ -1290,13 +1290,13 @@ struct model *sema_finish(struct sema *s, bool syntax_errors)
 		m->policy_explicit = true;
 		m->policy_loc = s->policy->loc;
 	}
+	/* The model uses the routes where they are: sema_free frees them. */
 	m->nroutes = s->nroutes;
-	m->routes = ARENA_ARRAY(s->a, struct m_route, m->nroutes ? m->nroutes : 1);
-	memcpy(m->routes, s->routes, m->nroutes * sizeof(*m->routes));
-	free(s->routes);
-	s->routes = NULL;
+	m->routes = s->routes;
 	free(s->names);
 	s->names = NULL;
+	free(s->own);
+	s->own = NULL;
 
 	for (const struct ast_stmt *st = s->overrides ? s->overrides->first : NULL; st;
 	     st = st->next) {
@@ -1336,6 +1336,11 @@ struct model *sema_run(struct arena *a, struct diag_ctx *d,
 		}
 	}
 	struct model *m = sema_finish(s, false);
+	if (m && m->nroutes) {
+		struct m_route *copy = ARENA_ARRAY(a, struct m_route, m->nroutes);
+		memcpy(copy, m->routes, m->nroutes * sizeof(*copy));
+		m->routes = copy;
+	}
 	sema_free(s);
 	return m;
 }

@@ -27,6 +27,8 @@ void sema_policy(struct sema *s, const struct ast_stmt *st);
 /* Returns true when the statement must be kept until sema_finish. */
 bool sema_route(struct sema *s, const struct ast_stmt *st);
 struct model *sema_finish(struct sema *s, bool syntax_errors);
+/* Frees the pass, and with it the model's routes: call it after the model
+ * has been used. */
 void sema_free(struct sema *s);
 
 /* "tcp 192.0.2.1:80", "udp [2001:db8::1]:53-54 on eth0", "tcp *:80". */
