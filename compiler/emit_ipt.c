@@ -191,10 +191,7 @@ static void emit_route_chain(struct buf *out, const struct m_route *r)
 	for (size_t i = 0; i < r->nservers; i++)
 		if (!r->servers[i].drain)
 			last = i;
-	uint64_t g = 0;
-	for (size_t i = 0; i < r->nservers; i++)
-		if (!r->servers[i].drain)
-			g = balance_gcd(r->servers[i].weight, g);
+	uint64_t g = model_weight_gcd(r);
 	/* The picks, once per protocol (each rule counts for its own); with
 	 * affinity once, as the server chains DNAT every protocol. */
 	static const enum ast_proto protos[] = {PROTO_TCP, PROTO_UDP};

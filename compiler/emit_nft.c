@@ -232,11 +232,7 @@ static size_t put_key(uint8_t *key, const struct m_listener *l, int family,
 
 static uint64_t route_gcd(const struct m_route *r)
 {
-	uint64_t g = 0;
-	for (size_t i = 0; i < r->nservers; i++)
-		if (!r->servers[i].drain)
-			g = balance_gcd(r->servers[i].weight, g);
-	return g ? g : 1;
+	return model_weight_gcd(r);
 }
 
 static uint64_t route_slots(const struct m_route *r)
@@ -335,7 +331,9 @@ static void put_elem(struct buf *out, const struct elem *el)
 	}
 }
 
-enum lmap { LM_PLAIN, LM_IF, LM_ANY, LM_ANY_IF, LM_COUNT };
+/* The listener maps, one per model_lclass, in its order. */
+enum lmap { LM_PLAIN = LC_PLAIN, LM_IF = LC_IF, LM_ANY = LC_ANY,
+	    LM_ANY_IF = LC_ANY_IF, LM_COUNT = LC_COUNT };
 
 static void emit_listener_maps(struct ctx *c, const struct fam *f)
 {
@@ -347,8 +345,7 @@ static void emit_listener_maps(struct ctx *c, const struct fam *f)
 			continue;
 		for (size_t j = 0; j < r->nlisteners; j++) {
 			const struct m_listener *l = &r->listeners[j];
-			enum lmap which = l->any ? (l->iface ? LM_ANY_IF : LM_ANY)
-						 : (l->iface ? LM_IF : LM_PLAIN);
+			enum lmap which = (enum lmap)model_listener_class(l);
 			if (l->port_lo != l->port_hi)
 				maps[which].interval = true;
 			struct elem *el = elems_add(&maps[which], EK_LISTENER, r, l, 0, 0, 0);
@@ -511,8 +508,7 @@ static void emit_prerouting(struct ctx *c, const bool present[2])
 				continue;
 			for (size_t j = 0; j < r->nlisteners; j++) {
 				const struct m_listener *l = &r->listeners[j];
-				has[l->any ? (l->iface ? LM_ANY_IF : LM_ANY)
-					   : (l->iface ? LM_IF : LM_PLAIN)] = true;
+				has[model_listener_class(l)] = true;
 			}
 		}
 		char local[64] = "fib daddr type local ";

@@ -79,11 +79,7 @@ static void ratio_decimal(uint64_t num, uint64_t den, char out[20])
 
 static uint64_t active_gcd(const struct m_route *r)
 {
-	uint64_t g = 0;
-	for (size_t i = 0; i < r->nservers; i++)
-		if (!r->servers[i].drain)
-			g = balance_gcd(r->servers[i].weight, g);
-	return g ? g : 1;
+	return model_weight_gcd(r);
 }
 
 void explain_shares(const struct m_route *r, enum explain_target t,

@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 
+#include "balance.h"
+
 void model_addr_str(const struct m_addr *a, char out[64])
 {
 	if (a->family == 6)
@@ -36,4 +38,18 @@ size_t model_family_routes(const struct model *m, int family)
 	for (size_t i = 0; i < m->nroutes; i++)
 		n += m->routes[i].family == family;
 	return n;
+}
+
+unsigned long model_weight_gcd(const struct m_route *r)
+{
+	uint64_t g = 0;
+	for (size_t i = 0; i < r->nservers; i++)
+		if (!r->servers[i].drain)
+			g = balance_gcd(r->servers[i].weight, g);
+	return g ? (unsigned long)g : 1;
+}
+
+enum model_lclass model_listener_class(const struct m_listener *l)
+{
+	return l->any ? (l->iface ? LC_ANY_IF : LC_ANY) : (l->iface ? LC_IF : LC_PLAIN);
 }

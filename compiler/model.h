@@ -93,6 +93,12 @@ void model_addr_str(const struct m_addr *a, char out[64]);
 bool model_family_uses_snat(const struct model *m, int family, unsigned cls);
 /* Number of routes of `family`. */
 size_t model_family_routes(const struct model *m, int family);
+/* The greatest common divisor of the active servers' weights (1 if none):
+ * slots are weights divided by it. */
+unsigned long model_weight_gcd(const struct m_route *r);
+/* The listener class of l: plain, on an interface, any address, both. */
+enum model_lclass { LC_PLAIN, LC_IF, LC_ANY, LC_ANY_IF, LC_COUNT };
+enum model_lclass model_listener_class(const struct m_listener *l);
 /* Active (not drained) servers' total weight. */
 unsigned long model_active_weight(const struct m_route *r);
 
