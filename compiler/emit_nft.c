@@ -633,7 +633,8 @@ static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct 
 {
 	const char *ip = r->family == 6 ? "ip6" : "ip";
 	buf_printf(c->out, "\n\tchain route_%s {\n", r->name);
-	put_mark_set(c->out, r->snat_cls);
+	/* Others than the allowed clients leave before the mark: nothing
+	 * of this table may touch their connections. */
 	if (r->allow) {
 		buf_printf(c->out, "\t\t%s saddr != ", ip);
 		put_allow(c->out, r);
@@ -641,6 +642,7 @@ static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct 
 		put_place(c->out, &r->loc, r->name);
 		buf_putc(c->out, '\n');
 	}
+	put_mark_set(c->out, r->snat_cls);
 	for (size_t s = 0; r->affinity && s < r->nservers; s++) {
 		if (r->servers[s].drain)
 			continue;

@@ -211,6 +211,15 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
+/* The stdlib may be named by another path too (-I stdlib): compare the
+ * directories themselves. */
+static bool same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
 static bool exists(const char *path)
 {
 	struct stat st;
@@ -248,7 +257,7 @@ char *src_find_include(const struct src_set *set, const struct src_file *from,
 		char *cand = join(set->dirs.items[i], name);
 		if (exists(cand)) {
 			*in_stdlib = set->stdlib_dir &&
-				strcmp(set->dirs.items[i], set->stdlib_dir) == 0;
+				same_dir(set->dirs.items[i], set->stdlib_dir);
 			return cand;
 		}
 		free(cand);

@@ -8,7 +8,9 @@
 # - interfaces are created inside those namespaces (ip -n ... peer netns),
 #   never in the host's, and all are named trc-*;
 # - addresses only from the documentation ranges 192.0.2.0/24 (public
-#   side), 198.51.100.0/24 (servers), 203.0.113.0/24;
+#   side), 198.51.100.0/24 (servers), 203.0.113.0/24 (a second client
+#   network), and 2001:db8::/32 for IPv6 (2001:db8:c::/64 clients,
+#   2001:db8:b::/64 servers);
 # - every iptables, nft or sysctl command runs under `ip netns exec`;
 #   nettool.py enters our namespaces itself (setns), by their names;
 # - processes are started here, recorded by PID, and killed by PID;
@@ -29,6 +31,20 @@
 # each backend bI, TCP and UDP on the given ports, answering "bI PEER"; and
 # in the client, port $TRC_CLIENT_PORT for the probes that connect from a
 # server to the client.
+#
+# Additions for the language-breadth tests (breadth.sh), each called after
+# trc_topology_up:
+#   trc_topology_v6      IPv6 on the same links: client 2001:db8:c::10,
+#                        front 2001:db8:c::1 and 2001:db8:b::1, bI
+#                        2001:db8:b::(I+1); added with nodad (no duplicate
+#                        address detection delay); forwarding on.
+#   trc_client2_up       a second client namespace on a second public
+#                        interface of the front:
+#                          client2 203.0.113.10 --- 203.0.113.1 front (trc-pub2)
+#                        with routes to 192.0.2.0/24 and 198.51.100.0/24
+#                        through the front.
+#   trc_client_addrs N   N more addresses on the client, 192.0.2.100 on
+#                        (clients of their own, for affinity).
 
 # trc_spawn's subshells change the shared state for themselves, on purpose:
 # shellcheck disable=SC2030,SC2031
@@ -46,6 +62,12 @@ TRC_FRONT_PUB2=192.0.2.53
 TRC_FRONT_PRIV=198.51.100.1
 TRC_FRONT_PRIV2=198.51.100.254
 TRC_CLIENT_PORT=7000
+TRC_CLIENT6=2001:db8:c::10
+TRC_FRONT_PUB6=2001:db8:c::1
+TRC_FRONT_PRIV6=2001:db8:b::1
+TRC_CLIENT2=203.0.113.10
+TRC_FRONT_PUB3=203.0.113.1
+TRC_HAS_CLIENT2=0
 TRC_NETNS=()      # namespaces created by this process
 TRC_PIDS=()       # processes started by this process
 TRC_NB=0          # backends in the current topology
@@ -181,10 +203,70 @@ trc_topology_down() {
     trc_kill_pids
     trc_del_netns
     TRC_NB=0
+    TRC_HAS_CLIENT2=0
 }
 
 # trc_backend_addr I: the address of backend bI.
 trc_backend_addr() { echo "198.51.100.$(($1 + 1))"; }
+# trc_backend_addr6 I: the IPv6 address of backend bI.
+trc_backend_addr6() { echo "2001:db8:b::$(($1 + 1))"; }
+
+# trc_topology_v6: IPv6 addresses on the links of trc_topology_up (see the
+# top of this file). `nodad`: a fresh address would otherwise stay
+# tentative (unusable) for about 1.5 s.
+trc_topology_v6() {
+    (
+        set -e
+        f=$(trc_ns front) c=$(trc_ns client)
+        ip -n "$f" -batch - <<EOF
+addr add $TRC_FRONT_PUB6/64 dev trc-pub nodad
+addr add $TRC_FRONT_PRIV6/64 dev trc-priv nodad
+EOF
+        ip netns exec "$f" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'
+        ip -n "$c" -batch - <<EOF
+addr add $TRC_CLIENT6/64 dev trc-eth0 nodad
+route add 2001:db8:b::/64 via $TRC_FRONT_PUB6
+EOF
+        for i in $(seq 1 "$TRC_NB"); do
+            ip -n "$(trc_ns "b$i")" addr add "$(trc_backend_addr6 "$i")/64" \
+                dev trc-eth0 nodad
+        done
+    ) || { echo "IPv6 setup failed" >&2; return 1; }
+}
+
+# trc_client2_up: the second client (see the top of this file).
+trc_client2_up() {
+    local c2 f
+    c2=$(trc_ns client2) f=$(trc_ns front)
+    TRC_NETNS+=("$c2")
+    (
+        set -e
+        ip netns add "$c2"
+        ip -n "$f" -batch - <<EOF
+link add trc-pub2 type veth peer name trc-eth0 netns $c2
+addr add $TRC_FRONT_PUB3/24 dev trc-pub2
+link set trc-pub2 up
+EOF
+        ip -n "$c2" -batch - <<EOF
+link set lo up
+addr add $TRC_CLIENT2/24 dev trc-eth0
+link set trc-eth0 up
+route add 192.0.2.0/24 via $TRC_FRONT_PUB3
+route add 198.51.100.0/24 via $TRC_FRONT_PUB3
+EOF
+    ) || { echo "second client setup failed" >&2; return 1; }
+    TRC_HAS_CLIENT2=1
+}
+
+# trc_client_addrs N: addresses 192.0.2.100 .. 192.0.2.(99+N) on the
+# client (N <= 100).
+trc_client_addrs() {
+    local i
+    for i in $(seq 100 $((99 + $1))); do
+        echo "addr add 192.0.2.$i/24 dev trc-eth0"
+    done | ip -n "$(trc_ns client)" -batch - ||
+        { echo "client addresses setup failed" >&2; return 1; }
+}
 
 # trc_route_back I on|off: give backend bI a default route through the
 # front (or take it away).
@@ -196,19 +278,39 @@ trc_route_back() {
     fi
 }
 
-# trc_start_servers PORT...: one process serving, in their namespaces, bI
-# on every backend (TCP and UDP on each PORT) and the client's listener on
-# $TRC_CLIENT_PORT; waits (5 s at most) until all listen.
+# trc_route_back6 I on|off: the same for IPv6.
+trc_route_back6() {
+    if [ "$2" = on ]; then
+        ip -6 -n "$(trc_ns "b$1")" route replace default via "$TRC_FRONT_PRIV6"
+    else
+        ip -6 -n "$(trc_ns "b$1")" route del default 2>/dev/null || true
+    fi
+}
+
+# trc_start_servers [OPTION...] PORT...: one process serving, in their
+# namespaces, bI on every backend (TCP and UDP on each PORT, IPv4 and
+# IPv6) and the clients' listener on $TRC_CLIENT_PORT; waits (5 s at
+# most) until all listen. OPTIONs (--say-port, --hold-ports P) go to
+# nettool.py serve.
 trc_start_servers() {
-    local i ports specs ready="$TRC_TMP/ready"
+    local i ports specs opts=() ready="$TRC_TMP/ready"
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --hold-ports) opts+=("$1" "$2"); shift 2 ;;
+            --*) opts+=("$1"); shift ;;
+            *) break ;;
+        esac
+    done
     ports=$(IFS=,; echo "$*")
     specs=("client@$(trc_ns client):$TRC_CLIENT_PORT")
+    [ "$TRC_HAS_CLIENT2" = 1 ] &&
+        specs+=("client2@$(trc_ns client2):$TRC_CLIENT_PORT")
     for i in $(seq 1 "$TRC_NB"); do
         specs+=("b$i@$(trc_ns "b$i"):$ports")
     done
     rm -f "$ready"
-    "$TRC_PY" "$TRC_KDIR/nettool.py" serve "${specs[@]}" --ready "$ready" \
-        --lifetime 300 > /dev/null 2> "$TRC_TMP/serve.err" &
+    "$TRC_PY" -S "$TRC_KDIR/nettool.py" serve "${specs[@]}" --ready "$ready" \
+        --lifetime 300 "${opts[@]}" > /dev/null 2> "$TRC_TMP/serve.err" &
     TRC_PIDS+=("$!")
     for i in $(seq 1 100); do
         [ -e "$ready" ] && return 0
@@ -219,9 +321,10 @@ trc_start_servers() {
     return 1
 }
 
-# trc_nettool ARGS...: run nettool.py (it enters namespaces itself).
+# trc_nettool ARGS...: run nettool.py (it enters namespaces itself). -S:
+# the standard library is enough, and the start is faster without site.
 trc_nettool() {
-    "$TRC_PY" "$TRC_KDIR/nettool.py" "$@"
+    "$TRC_PY" -S "$TRC_KDIR/nettool.py" "$@"
 }
 
 # trc_spawn ID OUT CMD...: run CMD in the background, in a subshell with
@@ -257,4 +360,27 @@ trc_wait_slots() {
     while [ "$(jobs -rp | wc -l)" -ge "$1" ]; do
         wait -n 2>/dev/null || true
     done
+}
+
+# split_blocks FILE DIR: one file per table in DIR (named after the table),
+# from its `*table` line to its COMMIT; `#` lines dropped. Lines outside any
+# block go to DIR/outside-blocks, so that they show in a diff. (The save
+# tools print tables in an order that varies: compare block by block.)
+split_blocks() {
+    mkdir -p "$2"
+    awk -v dir="$2" '
+        /^#/ { next }
+        /^\*/ { out = dir "/" substr($0, 2) }
+        { print >> (out != "" ? out : dir "/outside-blocks") }
+        /^COMMIT$/ { close(out); out = "" }
+    ' "$1"
+}
+
+# nft_body FILE: the part of an nft file that `nft list ruleset` prints.
+nft_body() {
+    awk '
+        /^[ \t]*#/ { next }
+        !started && /^table .*\{$/ { started = 1 }
+        started { print }
+    ' "$1"
 }

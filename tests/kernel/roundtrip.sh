@@ -34,28 +34,6 @@ finish() {
     exit
 }
 
-# split_blocks FILE DIR: one file per table in DIR (named after the table),
-# from its `*table` line to its COMMIT; `#` lines dropped. Lines outside any
-# block go to DIR/outside-blocks, so that they show in the diff.
-split_blocks() {
-    mkdir -p "$2"
-    awk -v dir="$2" '
-        /^#/ { next }
-        /^\*/ { out = dir "/" substr($0, 2) }
-        { print >> (out != "" ? out : dir "/outside-blocks") }
-        /^COMMIT$/ { close(out); out = "" }
-    ' "$1"
-}
-
-# nft_body FILE: the part of an nft file that `nft list ruleset` prints.
-nft_body() {
-    awk '
-        /^[ \t]*#/ { next }
-        !started && /^table .*\{$/ { started = 1 }
-        started { print }
-    ' "$1"
-}
-
 # check_iptables FILE TOOL: load FILE twice with TOOL-restore (TOOL is
 # iptables-nft, ip6tables-legacy, ...) in a fresh namespace, compare the
 # save after each load.

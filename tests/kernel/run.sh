@@ -1,9 +1,11 @@
 #!/bin/bash
-# run.sh: the kernel suite: roundtrip.sh, then traffic.sh.
+# run.sh: the kernel suite: roundtrip.sh, then traffic.sh, then breadth.sh
+# (IPv6, allow from, affinity, port ranges, interfaces, any address, UDP
+# per flow, reloads).
 # As root, in network namespaces it creates and deletes (see lib.sh). Where
 # it cannot run (not root, no namespaces, no iptables tools), it says
 # SKIPPED with the reason and counts it as skipped, never as passed.
-# Ends with "N passed, N failed, N skipped" (the sum of both scripts);
+# Ends with "N passed, N failed, N skipped" (the sum of the scripts);
 # exits 1 when anything failed.
 # Checks run in subshells (trc_spawn) and are called through "$@":
 # shellcheck disable=SC2030,SC2031,SC2317
@@ -22,7 +24,7 @@ if [ -n "$reason" ]; then
 fi
 
 total_p=0 total_f=0 total_s=0 status=0
-for script in roundtrip.sh traffic.sh; do
+for script in roundtrip.sh traffic.sh breadth.sh; do
     echo "== tests/kernel/$script"
     start=$SECONDS
     bash "$here/$script" 2>&1 | tee "$TRC_TMP/out"

@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
 """Check a compiled ruleset against what its .tr source declares.
 
-    check.py RULES --expect EXPECT.json [--format iptables|nft]
-             [--same-as OTHER [--same-as-format iptables|nft]]
+    check.py RULES --expect EXPECT.json [--format iptables|ip6tables|nft]
+             [--same-as OTHER [--same-as-format iptables|ip6tables|nft]]
 
 The expectations come from a side file written from the .tr source, never
 from the compiler, so a compiler bug cannot agree with itself:
 
 {
   "forward_policy": "drop",             # policy forward drop|accept
-  "client": "192.168.1.2",              # source of every probe without "src"
-  "listeners": [                        # one per (proto, addr, port)
+  "client": "192.168.1.2",              # IPv4 source of every probe without "src"
+  "client6": "2001:db8:c::10",          # IPv6 source of every probe without "src"
+  "local": ["192.0.2.1", "192.0.2.9"],  # the host's addresses: where `*` listens
+  "listeners": [                        # one per `listen` line
     {"proto": "tcp", "addr": "192.168.1.1", "port": 27017,
+     "route": "app",                    # optional: listeners of one route share affinity
      "src": "...",                      # optional: client for this listener
+     "iface": "mgmt0",                  # optional: `on IFACE`
+     "allow": ["203.0.113.0/24"],       # optional: `allow from`, as written
+     "affinity": 10800,                 # optional: `affinity client-ip`, the timeout in seconds
      "balance": "random",               # random | roundrobin
      "snat": "10.0.0.1",                # address | "masquerade" | null (none)
      "servers": [{"addr": "10.0.0.2", "port": 1234, "weight": 1,
@@ -20,26 +26,50 @@ from the compiler, so a compiler bug cannot agree with itself:
                  {"addr": "10.0.0.4", "port": 1234, "drain": true}]}  # or "weight": 0
   ],
   "undeclared": [{"proto": "tcp", "dst": "192.168.1.1", "dport": 80,
-                  "src": "..."}]        # optional src
+                  "src": "...", "iface": "..."}]   # optional src, iface
 }
 
-A server's "port" may be null: the listener's port is kept.
-Checks: the forward policy; per listener, every outcome is DNATed to an
-active server, forwarded, and source-NATed as declared, and server i's share
-is w_i/W: exactly for nft (integer slots) and for iptables roundrobin, within
-n * 2^-31 for iptables random (n active servers: the kernel keeps each
-probability in 31 bits). Undeclared probes (the listed ones, plus for each
-listener: another port, another address, the other protocol, each backend
-directly, a backend calling the client) must stay untranslated and without
-SNAT, and be dropped under policy drop. Every dispatch and every DNAT in the
-file (iptables: PREROUTING and DNAT rules; nft: map elements) must be used
-by some declared listener: anything else is a listener or a server nobody
-declared, such as a drained server left in an unreachable slot.
+"addr" is an IPv4 or IPv6 address, or "*": any address in "local" of the
+route's family (the family of its servers). "port" is a number or a range
+"LO-HI"; a server's "port" may be null: the connection keeps its port.
 
---same-as OTHER: check OTHER (by default in the other format) against the
-same expect file, and require both to give every listener and probe the same
-outcomes (destination, forward, snat, source place), with shares equal to
-within n * 2^-31 where a random iptables share is involved, exactly otherwise.
+Checks, per listener, for every probe of it (each of its addresses; a
+range's first, middle and last port; from "src", else from the first and
+last address of each "allow" entry, else from the client; arriving on
+"iface"): every outcome is DNATed to an active server, forwarded, and
+source-NATed as declared, and server i's share of a NEW client (in no recent
+list or dynamic set) is w_i/W: exactly for nft (integer slots) and for
+iptables roundrobin, within n * 2^-31 for iptables random (n active
+servers: the kernel keeps each probability in 31 bits).
+
+Affinity ("affinity": T): for each active server S, a client whose earlier
+new connection went to S (trace.py --returning) comes back to S with
+probability 1 when it returns 0 or T-1 seconds later, on this listener and
+on every listener of the same "route"; T+1 seconds later it is a new client
+again (the declared shares). Without affinity, a returning client gets the
+declared shares. A client of an affinity route that then connects to
+another route gets that route's treatment, as if new.
+
+Undeclared probes (the listed ones, plus for each listener: another port or
+the ports around a range, another address (for `*`: one not local), the
+other protocol, each backend directly, a backend calling the client; with
+"iface": no interface the file names, and names next to it; with "allow":
+sources just outside each entry) must stay untranslated and without SNAT,
+and be dropped under policy drop. Every dispatch and every DNAT in the file
+(iptables: PREROUTING, DNAT and --rcheck rules; nft: map elements, goto and
+dnat rules) must be used by some declared flow: anything else is a listener
+or a server nobody declared, such as a drained server left in an unreachable
+slot.
+
+An iptables file is checked against the IPv4 listeners and probes, an
+ip6tables file against the IPv6 ones, an nft file against all.
+
+--same-as OTHER: check OTHER (by default iptables <-> nft) against the
+same expect file, and require both to give every declared and probed flow
+the same outcomes (destination, forward, snat, source place), with shares
+equal to within n * 2^-31 where a random iptables share is involved,
+exactly otherwise (flows of a family one of the two files does not filter,
+such as IPv6 past an nft `table ip`, are not compared).
 Exit 0 all passed, 1 some check failed, 2 the rules or expect file are bad.
 """
 import argparse
@@ -49,6 +79,7 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from fractions import Fraction
 
 sys.dont_write_bytecode = True  # keep tests/trace free of __pycache__
@@ -60,62 +91,209 @@ tr = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tr)
 
 QUANTUM = Fraction(1, 2**31)
+FORMATS = ('iptables', 'ip6tables', 'nft')
 # Keys each object may have, and the ones it must have: a typo ("wieght")
 # must not silently fall back to a default.
-SCHEMA = {'top': ({'comment', 'forward_policy', 'client', 'listeners', 'undeclared'}, {'listeners'}),
-          'listener': ({'proto', 'addr', 'port', 'src', 'balance', 'snat', 'servers'},
+SCHEMA = {'top': ({'comment', 'forward_policy', 'client', 'client6', 'local', 'listeners', 'undeclared'},
+                  {'listeners'}),
+          'listener': ({'proto', 'addr', 'port', 'route', 'src', 'iface', 'allow', 'affinity',
+                        'balance', 'snat', 'servers'},
                        {'proto', 'addr', 'port', 'servers'}),
           'server': ({'addr', 'port', 'weight', 'drain', 'place'}, {'addr'}),
-          'undeclared': ({'proto', 'src', 'dst', 'dport'}, {'proto', 'dst', 'dport'})}
+          'undeclared': ({'proto', 'src', 'dst', 'dport', 'iface'}, {'proto', 'dst', 'dport'})}
+CLIENT = {4: '198.51.100.10', 6: '2001:db8:ffff:ffff::10'}
 
 
-def validate(exp):
-    def keys(obj, kind):
-        allowed, required = SCHEMA[kind]
-        if not isinstance(obj, dict) or not required <= obj.keys() <= allowed:
-            raise ValueError(f'bad {kind} entry {obj!r}: keys {sorted(required)} required, '
-                             f'{sorted(allowed)} allowed')
+def ip(text):
+    return ipaddress.ip_address(text)
+
+
+@dataclass
+class Listener:
+    """One listener of the expect file, its probes worked out."""
+    raw: dict
+    proto: str
+    family: int
+    addr: object          # address, or None for `*`
+    lo: int
+    hi: int
+    iface: str
+    allow: list           # [network] or None
+    affinity: int         # seconds, 0 without
+    route: str
+    balance: str
+    snat: str
+    servers: list         # [(raw server dict, address)]
+    srcs: list            # probe sources
+    dsts: list            # probe destinations
+
+    @property
+    def name(self):
+        a = '*' if self.addr is None else str(self.addr)
+        a = f'[{a}]' if self.family == 6 else a
+        port = f'{self.lo}' if self.lo == self.hi else f'{self.lo}-{self.hi}'
+        return f'{self.proto} {a}:{port}' + (f' on {self.iface}' if self.iface else '')
+
+    @property
+    def ports(self):
+        return [self.lo] if self.lo == self.hi else sorted({self.lo, (self.lo + self.hi) // 2, self.hi})
+
+    def dest(self, s, dport):
+        raw, a = s
+        return tr.endpoint(a, raw.get('port') or dport)
+
+    def active(self):
+        return [s for s in self.servers if s[0].get('weight', 1) > 0 and not s[0].get('drain')]
+
+    def shares(self, dport):
+        """The declared share of each active server, by destination."""
+        act = self.active()
+        total = sum(s[0].get('weight', 1) for s in act)
+        return {self.dest(s, dport): Fraction(s[0].get('weight', 1), total) for s in act}
+
+    def covers(self, proto, src, dst, dport, iface, local):
+        src, dst = ip(src), ip(dst)
+        return (proto == self.proto and dst.version == self.family
+                and (dst == self.addr if self.addr is not None else dst in local)
+                and self.lo <= dport <= self.hi
+                and (self.iface is None or iface == self.iface)
+                and (self.allow is None or any(src in n for n in self.allow)))
+
+
+def listener(l, exp, local):
+    keys(l, 'listener')
+    if l['proto'] not in ('tcp', 'udp') or l.get('balance', 'random') not in ('random', 'roundrobin'):
+        raise ValueError(f'bad proto or balance in {l!r}')
+    servers = []
+    for s in l['servers']:
+        keys(s, 'server')
+        servers.append((s, ip(s['addr'])))
+    if not servers:
+        raise ValueError(f'a listener without servers: {l!r}')
+    family = servers[0][1].version
+    a = None if l['addr'] == '*' else ip(l['addr'])
+    port = l['port']
+    if isinstance(port, int):
+        lo = hi = port
+    else:
+        lo_t, _, hi_t = str(port).partition('-')
+        lo, hi = int(lo_t), int(hi_t)
+        if not lo < hi:
+            raise ValueError(f'bad port range {port}')
+    if not 1 <= lo <= hi <= 65535:
+        raise ValueError(f'bad port {port}')
+    allow = None
+    if 'allow' in l:
+        allow = [ipaddress.ip_network(n, strict=True) for n in l['allow']]
+    snat = l.get('snat')
+    fams = {x.version for _, x in servers} | ({a.version} if a else set()) \
+        | {n.version for n in allow or []} | ({ip(snat).version} if snat not in (None, 'masquerade') else set())
+    if fams != {family}:
+        raise ValueError(f'a listener of two address families: {l!r}')
+    if lo != hi and any(s.get('port') for s, _ in servers):
+        raise ValueError(f'servers of a port range keep the port (no "port"): {l!r}')
+    if 'src' in l:
+        srcs = [l['src']]
+    elif allow:
+        srcs = list(dict.fromkeys(str(x) for n in allow for x in (n.network_address, n.broadcast_address)))
+    else:
+        srcs = [exp.get('client6' if family == 6 else 'client', CLIENT[family])]
+    dsts = [str(a)] if a else [str(x) for x in local if x.version == family]
+    if not dsts:
+        raise ValueError(f'a `*` listener and no "local" address of IPv{family}: {l!r}')
+    aff = l.get('affinity', 0)
+    if not isinstance(aff, int) or aff < 0:
+        raise ValueError(f'affinity is a timeout in seconds: {l!r}')
+    return Listener(l, l['proto'], family, a, lo, hi, l.get('iface'), allow, aff, l.get('route'),
+                    l.get('balance', 'random'), snat, servers, srcs, dsts)
+
+
+def keys(obj, kind):
+    allowed, required = SCHEMA[kind]
+    if not isinstance(obj, dict) or not required <= obj.keys() <= allowed:
+        raise ValueError(f'bad {kind} entry {obj!r}: keys {sorted(required)} required, '
+                         f'{sorted(allowed)} allowed')
+
+
+def load_expect(exp):
     keys(exp, 'top')
     if exp.get('forward_policy', 'drop') not in ('drop', 'accept'):
         raise ValueError('forward_policy must be drop or accept')
-    for l in exp['listeners']:
-        keys(l, 'listener')
-        if l['proto'] not in ('tcp', 'udp') or l.get('balance', 'random') not in ('random', 'roundrobin'):
-            raise ValueError(f'bad proto or balance in {l!r}')
-        for s in l['servers']:
-            keys(s, 'server')
+    local = [ip(a) for a in exp.get('local', [])]
+    ls = [listener(l, exp, local) for l in exp['listeners']]
     for u in exp.get('undeclared', []):
         keys(u, 'undeclared')
+    return ls, frozenset(local)
 
 
-def auto_probes(exp, client):
+def probe(proto, src, dst, dport, iface=None, **more):
+    return dict(proto=proto, src=str(src), dst=str(dst), dport=dport, iface=iface, **more)
+
+
+def step(a, delta):
+    """a + delta, or None past either end of the address space."""
+    try:
+        return a + delta
+    except ipaddress.AddressValueError:
+        return None
+
+
+def near(a, local=()):
+    """An address next to a (of its family), not local."""
+    for delta in (d for k in range(1, len(local) + 2) for d in (k, -k)):
+        b = step(a, delta)
+        if b is not None and b not in local:
+            return b
+    raise AssertionError('unreachable')
+
+
+def auto_probes(ls, exp, local):
     """Flows nobody declared: near misses of each listener."""
-    declared = {(l['proto'], l['addr'], l['port']) for l in exp['listeners']}
     probes = []
-    for l in exp['listeners']:
-        proto, a, port = l['proto'], l['addr'], l['port']
-        src = l.get('src', client)
-        other = ipaddress.IPv4Address(a) + (1 if a != '255.255.255.255' else -1)
-        cands = [(proto, src, a, port + 1 if port < 65535 else port - 1),
-                 (proto, src, str(other), port),
-                 ('udp' if proto == 'tcp' else 'tcp', src, a, port)]
-        for s in l['servers']:
-            sport = s.get('port') or port
-            cands.append((proto, src, s['addr'], sport))          # backend directly
-            cands.append((proto, s['addr'], src, sport))          # backend opens to client
-        probes += [c for c in cands if (c[0], c[2], c[3]) not in declared]
+    for l in ls:
+        src, dst, port = l.srcs[0], l.dsts[0], l.lo
+        cands = [probe(l.proto, src, dst, l.hi + 1 if l.hi < 65535 else l.lo - 1, l.iface)]
+        if l.lo != l.hi and l.lo > 1:
+            cands.append(probe(l.proto, src, dst, l.lo - 1, l.iface))
+        cands.append(probe(l.proto, src, near(ip(dst), local), port, l.iface))
+        cands.append(probe('udp' if l.proto == 'tcp' else 'tcp', src, dst, port, l.iface))
+        if l.addr is None:   # `*` of one family: a local address of the other
+            other = 4 if l.family == 6 else 6
+            for a in local:
+                if a.version == other:
+                    cands.append(probe(l.proto, exp.get('client6' if other == 6 else 'client', CLIENT[other]),
+                                       a, port, l.iface))
+        if l.iface:
+            cands.append(probe(l.proto, src, dst, port, None))
+            if len(l.iface) > 1:
+                cands.append(probe(l.proto, src, dst, port, l.iface[:-1]))
+            if len(l.iface) < 15:
+                cands.append(probe(l.proto, src, dst, port, l.iface + '0'))
+        for n in l.allow or []:
+            for a in (step(n.network_address, -1), step(n.broadcast_address, 1)):
+                if a is not None:
+                    cands.append(probe(l.proto, a, dst, port, l.iface))
+        for s in l.servers:
+            sport = s[0].get('port') or port
+            cands.append(probe(l.proto, src, s[1], sport, l.iface))      # backend directly
+            cands.append(probe(l.proto, s[1], src, sport, l.iface))      # backend opens to client
+        probes += cands
     return probes
+
+
+def covered(ls, local, p):
+    return any(l.covers(p['proto'], p['src'], p['dst'], p['dport'], p['iface'], local) for l in ls)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('rules')
     ap.add_argument('--expect', required=True)
-    ap.add_argument('--format', choices=('iptables', 'nft'), default='iptables')
+    ap.add_argument('--format', choices=FORMATS, default='iptables')
     ap.add_argument('--same-as', metavar='OTHER')
-    ap.add_argument('--same-as-format', choices=('iptables', 'nft'))
+    ap.add_argument('--same-as-format', choices=FORMATS)
     a = ap.parse_args()
-    other_fmt = a.same_as_format or ('nft' if a.format == 'iptables' else 'iptables')
+    other_fmt = a.same_as_format or ('iptables' if a.format == 'nft' else 'nft')
     try:
         path = a.rules
         rules = tr.load(path, a.format)
@@ -125,7 +303,7 @@ def main():
             other = tr.load(path, other_fmt)
         with open(a.expect, encoding='utf-8') as f:
             exp = json.load(f)
-        validate(exp)
+        ls, local = load_expect(exp)
     except tr.ParseError as e:
         print(e.where(path), file=sys.stderr)
         sys.exit(2)
@@ -140,10 +318,10 @@ def main():
         if not ok:
             print(f'FAIL: {msg}')
 
-    flows = check(rules, a.format, exp, expect, tag=f'{a.format}: ' if other else '')
+    flows = check(rules, a.format, exp, ls, local, expect, tag=f'{a.format}: ' if other else '')
     if other is not None:
-        check(other, other_fmt, exp, expect, tag=f'{other_fmt}: ')
-        same_as(rules, a.format, other, other_fmt, flows, expect)
+        check(other, other_fmt, exp, ls, local, expect, tag=f'{other_fmt}: ')
+        same_as(rules, a.format, other, other_fmt, flows, local, expect)
 
     failed = results.count(False)
     print(f'check.py: {a.rules}' + (f' and {a.same_as}' if other else '')
@@ -154,83 +332,162 @@ def main():
 def tolerance(fmt, l, n):
     """How far a share may be from w_i/W: only iptables random shares are
     quantized (n * 2^-31, n active servers); nft slots are integers."""
-    random = l is not None and l.get('balance', 'random') == 'random'
-    return n * QUANTUM if fmt == 'iptables' and random else 0
+    random = l is not None and l.balance == 'random'
+    return n * QUANTUM if fmt in ('iptables', 'ip6tables') and random else 0
 
 
-def check(rules, fmt, exp, expect, tag=''):
+def flow_name(p):
+    s = f"{p['proto']} {p['src']} -> {tr.endpoint(ip(p['dst']), p['dport'])}"
+    if p.get('iface'):
+        s += f" on {p['iface']}"
+    if p.get('returning'):
+        s += f", returning to {p['returning']} after {p['age']}s"
+    return s
+
+
+def check(rules, fmt, exp, ls, local, expect, tag=''):
     """All checks of one ruleset against the expect file. Returns the flows
-    traced, (listener or None, proto, src, dst, dport, active servers)."""
+    traced: (listener or None, active servers, probe)."""
     policy = exp.get('forward_policy', 'drop')
     have = rules.forward_policy()
     expect(have == policy, f'{tag}forward policy is {have}, declared {policy}')
-    client = exp.get('client', '198.51.100.10')
     used = set()      # what the declared listeners' flows went through
     flows = []
 
-    for l in exp['listeners']:
-        name = f"{tag}{l['proto']} {l['addr']}:{l['port']}"
-        src = l.get('src', client)
-        outs = rules.trace(l['proto'], src, l['addr'], l['port'], hits=used)
-        servers = {f"{s['addr']}:{s.get('port') or l['port']}": s for s in l['servers']}
-        active = [k for k, s in servers.items() if s.get('weight', 1) > 0 and not s.get('drain')]
-        flows.append((l, l['proto'], src, l['addr'], l['port'], len(active)))
-        total = sum(servers[k].get('weight', 1) for k in active)
-        snat = l.get('snat')
-        shares = dict.fromkeys(servers, Fraction(0))
+    def run(p):
+        try:
+            return rules.trace(**p, hits=used, local=local)
+        except tr.NoReturn as e:
+            expect(False, f'{tag}{flow_name(p)}: {e}')
+            return None
+
+    def declared(l, p, want=None):
+        """Trace probe p of listener l: every outcome must be an active server
+        (or one of `want`), forwarded, source-NATed as declared, with the
+        declared shares (or `want`, exactly)."""
+        n = len(l.active())
+        flows.append((l, n, p))
+        outs = run(p)
+        if outs is None:
+            return
+        name = f'{tag}{flow_name(p)}'
+        servers = {l.dest(s, p['dport']): s[0] for s in l.servers}
+        sticky = want is not None
+        tol = 0 if sticky else tolerance(fmt, l, n)
+        want = want if sticky else l.shares(p['dport'])
+        shares = dict.fromkeys(servers.keys() | want.keys(), Fraction(0))
         for o in outs:
             what = f"{name}: {tr.short(o['probability'])} of flows -> {o['destination'] or 'not translated'}"
-            expect(o['destination'] in active, f'{what}: not an active server')
+            expect(o['destination'] in want, f'{what}: not ' + (
+                f'the server it returns to, {next(iter(want))}' if sticky else 'an active server'))
             expect(o['forward'] == 'accept', f'{what}: forward {o["forward"]}')
-            expect(o['snat'] == snat, f'{what}: snat {o["snat"] or "none"}, declared {snat or "none"}')
+            expect(o['snat'] == l.snat, f'{what}: snat {o["snat"] or "none"}, declared {l.snat or "none"}')
             s = servers.get(o['destination'])
             if s and s.get('place'):
                 expect(o['place'] == s['place'], f"{what}: DNAT from {o['place']}, declared {s['place']}")
-            if s:
+            if o['destination'] in shares:
                 shares[o['destination']] += o['probability']
-        tol = tolerance(fmt, l, len(active))
-        for k, got in shares.items():
-            want = Fraction(servers[k].get('weight', 1), total) if k in active else 0
-            expect(abs(got - want) <= (tol if want else 0),
-                   f'{name}: {k} gets {float(got):.12f} ({tr.short(got)}), declared {float(want):.12f} ({want})'
-                   + (f' +- {len(active)} * 2^-31' if tol else ' exactly'))
+        for k, got in sorted(shares.items()):
+            w = want.get(k, 0)
+            expect(abs(got - w) <= (tol if w else 0),
+                   f'{name}: {k} gets {float(got):.12f} ({tr.short(got)}), declared {float(w):.12f} ({w})'
+                   + (f' +- {n} * 2^-31' if tol and w else ' exactly'))
 
-    # A dispatch or DNAT no declared listener reaches is a listener or a
-    # server nobody declared (even in a slot no flow can draw today).
+    def undeclared(p):
+        flows.append((None, 0, p))
+        outs = run(p)
+        for o in outs or []:
+            what = f"{tag}undeclared {flow_name(p)}: {tr.short(o['probability'])} of flows"
+            expect(o['destination'] is None, f"{what} DNATed to {o['destination']}")
+            expect(o['snat'] is None, f"{what} source-NATed ({o['snat']})")
+            if policy == 'drop' and handles(rules, ip(p['src']).version):
+                expect(o['forward'] == 'drop', f'{what} forwarded under policy drop')
+
+    mine = [l for l in ls if rules.sees(l.family)]
+    for l in mine:
+        for dst in l.dsts:
+            for port in l.ports:
+                for src in l.srcs:
+                    declared(l, probe(l.proto, src, dst, port, l.iface))
+
+    # Returning clients: an earlier connection of the listener's first probe
+    # went to server S.
+    for l in mine:
+        src, dst, port = l.srcs[0], l.dsts[0], l.lo
+        first = (l.proto, dst, port, l.iface)
+        same = [x for x in mine if x is l or (l.route and x.route == l.route)]
+        others = [x for x in mine if l.route and x.route and x.route != l.route and x.family == l.family]
+        for s in l.active():
+            back = l.dest(s, port)
+            if not l.affinity:
+                declared(l, probe(l.proto, src, dst, port, l.iface, returning=back, age=0, first=first))
+                continue
+            for x in same:
+                xport = x.ports[-1]
+                for age in (0, l.affinity - 1):
+                    p = probe(x.proto, src, x.dsts[0], xport, x.iface, returning=back, age=age, first=first)
+                    declared(x, p, want={x.dest(s, xport): Fraction(1)})
+                declared(x, probe(x.proto, src, x.dsts[0], xport, x.iface, returning=back,
+                                  age=l.affinity + 1, first=first))
+            for x in others:
+                p = probe(x.proto, src, x.dsts[0], x.lo, x.iface, returning=back, age=0, first=first)
+                if x.covers(p['proto'], src, p['dst'], p['dport'], p['iface'], local):
+                    declared(x, p)
+                else:
+                    undeclared(p)
+
+    # A dispatch or DNAT no declared flow reaches is a listener or a server
+    # nobody declared (even in a slot no flow can draw today).
     for key, what in sorted(rules.translators().items(), key=lambda kv: kv[1]):
         expect(key in used, f'{tag}{what}: used by no declared listener')
 
-    probes = [(u['proto'], u.get('src', client), u['dst'], u['dport']) for u in exp.get('undeclared', [])]
-    for proto, src, dst, dport in probes + auto_probes(exp, client):
-        flows.append((None, proto, src, dst, dport, 0))
-        for o in rules.trace(proto, src, dst, dport):
-            what = f"{tag}undeclared {proto} {src} -> {dst}:{dport}: {tr.short(o['probability'])} of flows"
-            expect(o['destination'] is None, f"{what} DNATed to {o['destination']}")
-            expect(o['snat'] is None, f"{what} source-NATed ({o['snat']})")
-            if policy == 'drop':
-                expect(o['forward'] == 'drop', f'{what} forwarded under policy drop')
+    probes = [probe(u['proto'], u.get('src', exp.get('client6' if ip(u['dst']).version == 6 else 'client',
+                                                      CLIENT[ip(u['dst']).version])),
+                    u['dst'], u['dport'], u.get('iface')) for u in exp.get('undeclared', [])]
+    for p in probes + [p for p in auto_probes(ls, exp, local) if not covered(ls, local, p)]:
+        if rules.sees(ip(p['src']).version):
+            undeclared(p)
     return flows
 
 
-def same_as(rules, fmt, other, other_fmt, flows, expect):
+def handles(rules, family):
+    """Whether the file filters connections of the family at all (an nft
+    table of family ip does not see IPv6)."""
+    if rules.format == 'nft':
+        return family in tr.TABLE_FAMILIES[rules.rules.family]
+    return rules.sees(family)
+
+
+def same_as(rules, fmt, other, other_fmt, flows, local, expect):
     """Both targets must agree on every traced flow: the same outcomes, and
     shares equal to within the quantization either side may have."""
     have = (rules.forward_policy(), other.forward_policy())
     expect(have[0] == have[1], f'forward policy: {fmt} {have[0]}, {other_fmt} {have[1]}')
-    for l, proto, src, dst, dport, n in flows:
+    for l, n, p in flows:
+        # A family one file does not filter at all (IPv6 past a `table ip`)
+        # has nothing to compare.
+        if not (handles(rules, ip(p['src']).version) and handles(other, ip(p['src']).version)):
+            continue
         tol = max(tolerance(fmt, l, n), tolerance(other_fmt, l, n))
-        name = f'{proto} {src} -> {dst}:{dport}'
+        name = flow_name(p)
 
         def outcomes(rs):
-            return {(o['destination'], o['forward'], o['snat'], o['place']): o['probability']
-                    for o in rs.trace(proto, src, dst, dport)}
+            try:
+                res = rs.trace(**p, local=local)
+            except tr.NoReturn:
+                return {('no earlier connection reaches it', None, None, None): Fraction(1)}
+            out = {}
+            for o in res:
+                k = (o['destination'], o['forward'], o['snat'], o['place'])
+                out[k] = out.get(k, 0) + o['probability']
+            return out
         mine, theirs = outcomes(rules), outcomes(other)
         for k in sorted(mine.keys() | theirs.keys(), key=str):
-            p, q = mine.get(k, 0), theirs.get(k, 0)
+            a, b = mine.get(k, 0), theirs.get(k, 0)
             dest, fwd, snat, place = k
-            expect(abs(p - q) <= tol and (p > 0) == (q > 0),
+            expect(abs(a - b) <= tol and (a > 0) == (b > 0),
                    f'{name}: dest {dest or "not translated"} forward {fwd} snat {snat or "none"} from {place or "-"}:'
-                   f' {fmt} {float(p):.12f} ({tr.short(p)}), {other_fmt} {float(q):.12f} ({tr.short(q)})'
+                   f' {fmt} {float(a):.12f} ({tr.short(a)}), {other_fmt} {float(b):.12f} ({tr.short(b)})'
                    + (f', allowed difference {n} * 2^-31' if tol else ', must be equal'))
 
 

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Compile every golden case and example to both targets and trace each output
-# against the expect file written from its source; then prove the checker has
-# teeth: broken copies of hand-written rulesets must be rejected, and lines
-# outside the emitted subset must stop the tracer.
+# Compile every golden case and example to iptables and nft (and ip6tables
+# when its expect file declares IPv6 routes) and trace each output against
+# the expect file written from its source; then prove the checker has teeth:
+# broken copies of hand-written rulesets must be rejected, and lines outside
+# the emitted subset must stop the tracer.
 #   tests/trace/run.sh            (ends with "N passed, N failed"; exit 1 on failure)
 # Environment: TCPROUTEC (default: tcproutec at the top of the repository);
 # TRACE_KEEP=DIR keeps the compiled and broken files there for a look.
@@ -34,13 +35,15 @@ want() {
 	fi
 }
 
-# broken NAME SRC SED-SCRIPT: write $tmp/NAME.EXT (EXT that of SRC), a copy
-# of SRC edited by SED-SCRIPT; an edit that changes nothing would make the
-# test meaningless.
+# broken NAME SRC SED-SCRIPT (or -e SCRIPT...): write $tmp/NAME.EXT (EXT that
+# of SRC), a copy of SRC edited by sed; an edit that changes nothing would
+# make the test meaningless.
 broken() {
-	sed "$3" "$2" >"$tmp/$1.${2##*.}"
-	if cmp -s "$2" "$tmp/$1.${2##*.}"; then
-		echo "run.sh: edit '$3' did not change $2" >&2
+	out=$tmp/$1.${2##*.} src=$2
+	shift 2
+	sed "$@" "$src" >"$out"
+	if cmp -s "$src" "$out"; then
+		echo "run.sh: edit '$*' did not change $src" >&2
 		exit 1
 	fi
 }
@@ -80,8 +83,16 @@ compile() {
 	) >"$4" 2>"$tmp/compile.err"
 }
 
-# golden SRC.tr DIR: compile SRC to both targets and check both against
-# DIR/NAME.expect.json, and against each other (check.py --same-as).
+# has6 EXPECT.json: the expect file declares IPv6 routes (servers of IPv6).
+has6() {
+	python3 -c 'import json, sys
+e = json.load(open(sys.argv[1]))
+sys.exit(0 if any(":" in s["addr"] for l in e["listeners"] for s in l["servers"]) else 1)' "$1"
+}
+
+# golden SRC.tr DIR: compile SRC to iptables and nft (and ip6tables when the
+# expect file declares IPv6 routes) and check each against
+# DIR/NAME.expect.json, and against nft (check.py --same-as).
 golden() {
 	name=$(basename "$1" .tr) exp=$2/$(basename "$1" .tr).expect.json
 	label="golden ${1#"$root"/}"
@@ -90,7 +101,9 @@ golden() {
 		echo "FAIL: $label: no ${exp#"$root"/} (write it from the source)"
 		return 0
 	fi
-	for target in iptables nft; do
+	targets="iptables nft"
+	if has6 "$exp"; then targets="$targets ip6tables"; fi
+	for target in $targets; do
 		if ! compile "$1" "$2/$name.args" "$target" "$tmp/$name.$target"; then
 			fail=$((fail + 1))
 			echo "FAIL: $label: tcproutec -t $target failed:"
@@ -98,8 +111,13 @@ golden() {
 			return 0
 		fi
 	done
-	want 0 "$label (iptables, nft, same shares)" check "$tmp/$name.iptables" \
-		--expect "$exp" --same-as "$tmp/$name.nft"
+	# (want sets $name: take the paths first)
+	o4=$tmp/$name.iptables o6=$tmp/$name.ip6tables on=$tmp/$name.nft
+	want 0 "$label (iptables, nft, same shares)" check "$o4" --expect "$exp" --same-as "$on"
+	case "$targets" in *ip6tables*)
+		want 0 "$label (ip6tables, nft, same shares)" check "$o6" --format ip6tables \
+			--expect "$exp" --same-as "$on" ;;
+	esac
 }
 
 # 1. Every golden case and example, compiled now: a case without an expect
@@ -160,9 +178,11 @@ want 1 "reject traffic to a drained server" check "$tmp/drained.v4" --expect "$g
 
 # 5. Lines outside the emitted subset, or that a real load refuses: exit 2.
 broken iface "$art" '/routed connections/a -A FORWARD -i eth0 -j ACCEPT'
-want 2 "refuse unknown option -i" check "$tmp/iface.v4" --expect "$artx"
+want 2 "refuse -i outside the nat table" check "$tmp/iface.v4" --expect "$artx"
 broken recent "$art" 's/-m comment --comment "article.tr:7: route app"/-m recent --set/'
-want 2 "refuse unknown match module" check "$tmp/recent.v4" --expect "$artx"
+want 2 "refuse -m recent without --name --mask --rsource" check "$tmp/recent.v4" --expect "$artx"
+broken limit "$art" 's/-m comment --comment "article.tr:7: route app"/-m limit --limit 1\/sec/'
+want 2 "refuse unknown match module" check "$tmp/limit.v4" --expect "$artx"
 broken snatpre "$art" '/-j TRC-app$/a -A PREROUTING -j SNAT --to-source 10.0.0.1'
 want 2 "refuse SNAT in PREROUTING" check "$tmp/snatpre.v4" --expect "$artx"
 broken nochain "$art" 's/-j TRC-app$/-j TRC-apq/'
@@ -255,6 +275,103 @@ want 2 "nft: refuse an iptables file" python3 "$here/trace.py" "$art" --format n
 	--proto tcp --src 192.168.1.2 --dst 192.168.1.1 --dport 27017
 want 2 "iptables: refuse an nft file" python3 "$here/trace.py" "$artn" \
 	--proto tcp --src 192.168.1.2 --dst 192.168.1.1 --dport 27017
+
+# 8. The newer language features (selftest/features.tr: allow from, affinity,
+# a port range, `on IFACE`, `*`, IPv6), written by hand for each target.
+ft=$self/features ftx=$self/features.expect.json
+want 0 "selftest features iptables = nft" check "$ft.v4" --expect "$ftx" --same-as "$ft.nft"
+want 0 "selftest features ip6tables = nft" check "$ft.v6" --format ip6tables --expect "$ftx" \
+	--same-as "$ft.nft"
+{
+	t() { python3 "$here/trace.py" "$@" 2>&1 || true; }
+	t "$ft.v4" --proto tcp --src 192.0.2.200 --dst 192.0.2.9 --dport 8080 --local 192.0.2.9
+	t "$ft.v4" --proto tcp --src 192.0.2.200 --dst 192.0.2.9 --dport 8080 --local 192.0.2.9 \
+		--returning 10.0.0.2:80 --age 599
+	t "$ft.nft" --format nft --proto tcp --src 192.0.2.200 --dst 192.0.2.9 --dport 8080 \
+		--local 192.0.2.9 --returning 10.0.0.3 --age 601
+	t "$ft.v6" --format ip6tables --proto tcp --src 2001:db8:c::10 --dst 2001:db8::1 --dport 443 \
+		--returning '[2001:db8:1::3]:8443' --age 89
+	t "$ft.nft" --format nft --proto udp --src 192.0.2.200 --dst 192.0.2.1 --dport 27015
+	t "$ft.nft" --format nft --proto tcp --src 203.0.114.1 --dst 192.0.2.1 --dport 2222 --iface mgmt0
+	t "$ft.v4" --proto tcp --src 203.0.113.77 --dst 192.0.2.1 --dport 2222 --iface mgmt0
+} >"$tmp/features.trace"
+want 0 "trace features: affinity, port range, allow, interface" diff -u "$self/features.trace" "$tmp/features.trace"
+
+# 9. Broken copies of the features rulesets must fail the check (exit 1).
+v4() { check "$@"; }
+v6() { check "$@" --format ip6tables; }
+broken fallow "$ft.v4" 's/^-A PREROUTING -s 203.0.113.0\/24 /-A PREROUTING /'
+want 1 "reject an allow list that lets everyone in" v4 "$tmp/fallow.v4" --expect "$ftx"
+broken fallow6 "$ft.v6" 's/^-A PREROUTING -s 2001:db8:c::\/48 /-A PREROUTING /'
+want 1 "ip6tables: reject an allow list that lets everyone in" v6 "$tmp/fallow6.v6" --expect "$ftx"
+broken nfallow "$ft.nft" '/ip saddr != .* return/d'
+want 1 "nft: reject an allow list that lets everyone in" nft "$tmp/nfallow.nft" --expect "$ftx"
+broken nfallow6 "$ft.nft" 's/ip6 saddr != 2001:db8:c::\/48 return/ip6 saddr != 2001:db8::\/32 return/'
+want 1 "nft: reject an IPv6 allow list that lets more in" nft "$tmp/nfallow6.nft" --expect "$ftx"
+broken fnarrow "$ft.v4" '/-s 198.51.100.7\/32 /d'
+want 1 "reject an allow list that leaves a listed client out" v4 "$tmp/fnarrow.v4" --expect "$ftx"
+broken faff "$ft.v4" 's/--name TRC-web.s0 \(.*\) -j TRC-web.s0$/--name TRC-web.s0 \1 -j TRC-web.s1/'
+want 1 "reject affinity that sends a returning client to the wrong server" v4 "$tmp/faff.v4" --expect "$ftx"
+broken faffset "$ft.v6" '/^-A TRC-web6.s1 /s/--set --name TRC-web6.s1 /--set --name TRC-web6.s0 /'
+want 1 "ip6tables: reject a server chain that records the client for another server" \
+	v6 "$tmp/faffset.v6" --expect "$ftx"
+broken faffnone "$ft.v4" '/--rcheck/d'
+want 1 "reject affinity that does not keep a returning client" v4 "$tmp/faffnone.v4" --expect "$ftx"
+broken faffsecs "$ft.v4" '0,/--seconds 600 /s//--seconds 6000 /'
+want 1 "reject an affinity timeout other than declared" v4 "$tmp/faffsecs.v4" --expect "$ftx"
+broken nfaff "$ft.nft" 's/ip saddr @aff.web.1 goto route_web.s1/ip saddr @aff.web.1 goto route_web.s0/'
+want 1 "nft: reject affinity that sends a returning client to the wrong server" \
+	nft "$tmp/nfaff.nft" --expect "$ftx"
+broken nfaffupd "$ft.nft" 's/update @aff.web6.0 /update @aff.web6.1 /'
+want 1 "nft: reject a server chain that records the client for another server" \
+	nft "$tmp/nfaffupd.nft" --expect "$ftx"
+broken nfafftime "$ft.nft" '0,/timeout 10m/s//timeout 1h/'
+want 1 "nft: reject an affinity timeout other than declared" nft "$tmp/nfafftime.nft" --expect "$ftx"
+broken frange "$ft.v4" 's/--to-destination 10.0.0.31$/--to-destination 10.0.0.31:27000/'
+want 1 "reject a port range DNAT that rewrites the port" v4 "$tmp/frange.v4" --expect "$ftx"
+broken nfrange "$ft.nft" -e 's/typeof numgen random mod 2 : ip daddr$/typeof numgen random mod 2 : ip daddr . th dport/' \
+	-e 's/: 10.0.0.31, 1 comment/: 10.0.0.31 . 27000, 1 comment/' -e 's/: 10.0.0.32 }/: 10.0.0.32 . 27000 }/'
+want 1 "nft: reject a port range DNAT that rewrites the port" nft "$tmp/nfrange.nft" --expect "$ftx"
+broken frangecut "$ft.v4" 's/--dport 27000:27015 /--dport 27000:27014 /'
+want 1 "reject a port range cut short" v4 "$tmp/frangecut.v4" --expect "$ftx"
+broken nfrangecut "$ft.nft" 's/udp \. 27000-27015 /udp . 27001-27015 /'
+want 1 "nft: reject a port range cut short" nft "$tmp/nfrangecut.nft" --expect "$ftx"
+broken fnoif "$ft.v4" 's/ -i mgmt0 / /'
+want 1 "reject a listener that forgets its interface" v4 "$tmp/fnoif.v4" --expect "$ftx"
+broken nfwrongif "$ft.nft" 's/"mgmt0" \. /"mgmt1" . /'
+want 1 "nft: reject a listener on another interface" nft "$tmp/nfwrongif.nft" --expect "$ftx"
+broken fnolocal "$ft.v4" 's/ -m addrtype --dst-type LOCAL//'
+want 1 "reject a * listener that takes any address" v4 "$tmp/fnolocal.v4" --expect "$ftx"
+broken nfnofib "$ft.nft" 's/meta nfproto ipv4 fib daddr type local meta l4proto/meta l4proto/'
+want 1 "nft: reject a * listener that takes any address" nft "$tmp/nfnofib.nft" --expect "$ftx"
+
+# 10. Feature lines outside the emitted subset, or that a real load refuses: exit 2.
+broken fmask "$ft.v4" '0,/--mask 255.255.255.255/s//--mask 255.255.255.0/'
+want 2 "refuse -m recent on part of the client address" v4 "$tmp/fmask.v4" --expect "$ftx"
+broken fwild "$ft.v4" '0,/ -i mgmt0 /s// -i mgmt+ /'
+want 2 "refuse an interface wildcard" v4 "$tmp/fwild.v4" --expect "$ftx"
+broken fdsttype "$ft.v4" 's/--dst-type LOCAL/--dst-type UNICAST/'
+want 2 "refuse an addrtype other than LOCAL" v4 "$tmp/fdsttype.v4" --expect "$ftx"
+broken frecentstat "$ft.v4" 's/-m statistic --mode random --probability 0.25000000000 -j TRC-web.s0/-m statistic --mode random --probability 0.25000000000 -m recent --set --name TRC-web.s0 --mask 255.255.255.255 --rsource -j TRC-web.s0/'
+want 2 "refuse -m recent after -m statistic" v4 "$tmp/frecentstat.v4" --expect "$ftx"
+want 2 "iptables: refuse an ip6tables file" v4 "$ft.v6" --expect "$ftx"
+want 2 "ip6tables: refuse an iptables file" v6 "$ft.v4" --expect "$ftx"
+broken nfnoset "$ft.nft" 's/ip saddr @aff.web.0 goto/ip saddr @aff.web.9 goto/'
+want 2 "nft: refuse a lookup in a missing set" nft "$tmp/nfnoset.nft" --expect "$ftx"
+broken nfsettype "$ft.nft" 's/update @aff.web6.0 { ip6 saddr }/update @aff.web6.0 { ip saddr }/'
+want 2 "nft: refuse an update of a set of another type" nft "$tmp/nfsettype.nft" --expect "$ftx"
+broken nfnodyn "$ft.nft" '0,/flags dynamic,timeout/{//d}'
+want 2 "nft: refuse a set without flags dynamic,timeout" nft "$tmp/nfnodyn.nft" --expect "$ftx"
+broken nfunsorted "$ft.nft" 's/{ 198.51.100.7, 203.0.113.0\/24 }/{ 203.0.113.0\/24, 198.51.100.7 }/'
+want 2 "nft: refuse an allow set not as nft lists it" nft "$tmp/nfunsorted.nft" --expect "$ftx"
+broken nfnofam "$ft.nft" 's/dnat ip to 10.0.0.2:80/dnat to 10.0.0.2:80/'
+want 2 "nft: refuse a dnat without its family in an inet table" nft "$tmp/nfnofam.nft" --expect "$ftx"
+broken nfwrongfam "$ft.nft" 's/dnat ip6 to \[2001:db8:1::2\]:8443/dnat ip to [2001:db8:1::2]:8443/'
+want 2 "nft: refuse a dnat ip to an IPv6 address" nft "$tmp/nfwrongfam.nft" --expect "$ftx"
+broken nfreturn "$ft.nft" '/update @aff.web.0 /s/$/\n\t\treturn/'
+want 2 "nft: refuse a return without its allow match" nft "$tmp/nfreturn.nft" --expect "$ftx"
+broken nfnodel "$ft.nft" '/^delete table inet /d'
+want 2 "nft: refuse an inet table not replaced (no delete)" nft "$tmp/nfnodel.nft" --expect "$ftx"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

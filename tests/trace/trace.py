@@ -2,20 +2,40 @@
 """Follow one NEW connection through a tcproutec ruleset, as the kernel would.
 
     trace.py FILE --proto tcp|udp --src ADDR --dst ADDR --dport PORT
-             [--format iptables|nft] [--json]
+             [--format iptables|ip6tables|nft] [--iface NAME] [--local ADDR]...
+             [--returning SERVER [--age SECONDS]] [--json]
 
-Path modelled: nat prerouting -> routing (always forward: the tracer knows no
-local addresses) -> filter forward -> nat postrouting. Every reachable outcome
-is printed with its exact probability (fractions.Fraction): for iptables the
-product of the probabilities as printed in the file, for nft the number of
-map slots over the numgen modulus.
+Path modelled: nat prerouting -> routing (always forward) -> filter forward
+-> nat postrouting. Every reachable outcome is printed with its exact
+probability (fractions.Fraction): for iptables the product of the
+probabilities as printed in the file, for nft the number of map slots over
+the numgen modulus.
+
+The probe: --iface NAME is the interface the connection arrives on (`-i`,
+`iifname`); without it, an interface the file does not name. --local ADDR
+(repeatable) is an address of the host itself: it only tells `-m addrtype
+--dst-type LOCAL` and `fib daddr type local` what is local (routing still
+always forwards, so the forward chain is traced for every connection).
+--returning SERVER (ADDR:PORT, [ADDR6]:PORT, or ADDR for any port): the
+client comes back after an earlier new connection of the same flow went to
+SERVER. It is in every `-m recent` list / nft dynamic set that the earlier
+connection recorded it in (`-m recent --set`, `update @set`), last seen --age
+seconds ago (default 0); `--rcheck --seconds N` finds it while age <= N, a set
+with `timeout T` while age < T. The outcomes printed are those of the second
+connection, weighted over the ways the first one reached SERVER. Without
+--returning the client is new: in no list or set.
+
+A file is read as one address family: iptables IPv4, ip6tables IPv6; nft
+`table ip` IPv4, `table ip6` IPv6, `table inet` both. A connection of a
+family the file does not see passes it untouched.
 
 This is an independent oracle for tcproutec's output: it shares no code with
 the compiler, and it accepts only the subset of iptables-save syntax described
 in doc/iptables-output.md, or of `nft list ruleset` syntax described in
 doc/nft-output.md. Anything else is a hard error (exit 2, with the line), so
 a compiler change that emits something new cannot slip past a tracer that
-silently ignores it. Exit 4: the tracer itself crashed.
+silently ignores it. Exit 1: --returning names a server no new connection of
+the flow reaches. Exit 4: the tracer itself crashed.
 """
 import argparse
 import ipaddress
@@ -36,6 +56,10 @@ TARGET_HOOKS = {'DNAT': {'PREROUTING', 'OUTPUT'},
 CTSTATES = {'INVALID', 'NEW', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'SNAT', 'DNAT'}
 MAX_CHAIN = 28     # XT_EXTENSION_MAXNAMELEN - 1
 MAX_COMMENT = 255  # XT_MAX_COMMENT_LEN - 1
+MAX_RECENT = 199   # XT_RECENT_NAME_LEN - 1
+# An interface name as tcproutec writes one (no `+` wildcard): IFNAMSIZ - 1.
+IFNAME = r'[A-Za-z0-9_.-]{1,15}'
+HOST_MASK = {4: '255.255.255.255', 6: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'}
 sys.set_int_max_str_digits(0)  # exact shares behind 1000 rules have ~18,000 digits
 
 
@@ -46,6 +70,10 @@ class ParseError(Exception):
 
     def where(self, path):
         return f'{path}:{self.line}: error: {self.msg}'
+
+
+class NoReturn(Exception):
+    """--returning SERVER: no new connection of the flow reaches SERVER."""
 
 
 class Quoted(str):
@@ -87,21 +115,32 @@ def tokenize(text, ln):
     return toks
 
 
-def net(tok, ln):
+def net(tok, ln, family=4):
     # iptables-save always prints the prefix and never host bits.
     if '/' not in tok:
         raise ParseError(ln, f'address without /prefix: {tok}')
     try:
-        return ipaddress.IPv4Network(tok, strict=True)
+        n = ipaddress.ip_network(tok, strict=True)
     except ValueError as e:
         raise ParseError(ln, f'bad network {tok}: {e}')
+    if n.version != family:
+        raise ParseError(ln, f'IPv{n.version} network in an IPv{family} ruleset: {tok}')
+    if str(n) != tok:
+        raise ParseError(ln, f'network not in canonical form: {tok}')
+    return n
 
 
-def addr(tok, ln):
+def addr(tok, ln, family=None):
+    """An address as the tools print it: canonical, of the given family."""
     try:
-        return ipaddress.IPv4Address(tok)
+        a = ipaddress.ip_address(tok)
     except ValueError:
         raise ParseError(ln, f'bad address: {tok}')
+    if family is not None and a.version != family:
+        raise ParseError(ln, f'IPv{a.version} address where IPv{family} belongs: {tok}')
+    if str(a) != tok:
+        raise ParseError(ln, f'address not in canonical form: {tok}')
+    return a
 
 
 def number(tok, ln, lo, hi, base=10):
@@ -122,6 +161,21 @@ def mark(tok, ln):
     return number(m[1], ln, 0, 2**32 - 1, 16), number(m[2], ln, 0, 2**32 - 1, 16)
 
 
+def endpoint(a, port):
+    """ADDR:PORT, [ADDR6]:PORT: how outcomes name a destination."""
+    return f'[{a}]:{port}' if a.version == 6 else f'{a}:{port}'
+
+
+def same_server(dest, want):
+    """An outcome's destination is `want` (ADDR:PORT, or ADDR for any port)."""
+    if dest is None:
+        return False
+    if dest == want:
+        return True
+    host = dest.rsplit(':', 1)[0].strip('[]')
+    return host == want
+
+
 @dataclass
 class Rule:
     line: int
@@ -129,6 +183,9 @@ class Rule:
     dst: tuple = None
     proto: tuple = None      # ('tcp', negated)
     dport: tuple = None      # (lo, hi) from -m tcp/udp
+    iface: str = None        # -i NAME
+    local: bool = False      # -m addrtype --dst-type LOCAL
+    recent: tuple = None     # ('rcheck', NAME, SECONDS) or ('set', NAME, None)
     comment: str = None
     prob: Fraction = Fraction(1)   # statistic: chance that the rule matches
     connmark: tuple = None   # (value, mask, negated)
@@ -149,7 +206,12 @@ def place_of(comment):
     return m[0] if m else comment
 
 
-def parse_rule(toks, ln):
+# Options only the nat table's rules carry (dispatch and affinity); anywhere
+# else they are outside the emitted subset.
+NAT_ONLY = {'-i', '-m addrtype', '-m recent'}
+
+
+def parse_rule(toks, ln, family=4, table='nat'):
     r = Rule(ln)
     i, neg, module, seen = 0, False, None, set()
 
@@ -165,6 +227,12 @@ def parse_rule(toks, ln):
             raise ParseError(ln, f'{key} given twice')
         seen.add(key)
 
+    def want(tok):
+        nonlocal i
+        i += 1
+        if toks[i:i + 1] != [tok]:
+            raise ParseError(ln, f'-m recent: expected {tok} (the form iptables-save prints)')
+
     while i < len(toks):
         t = toks[i]
         if t == '!':
@@ -177,8 +245,15 @@ def parse_rule(toks, ln):
             raise ParseError(ln, f'quoted token where an option belongs: {t}')
         if t != '-m':
             once(t)
+        if t in NAT_ONLY and table != 'nat':
+            raise ParseError(ln, f'{t} outside the nat table')
         if t in ('-s', '-d'):
-            setattr(r, 'src' if t == '-s' else 'dst', (net(arg(), ln), neg))
+            setattr(r, 'src' if t == '-s' else 'dst', (net(arg(), ln, family), neg))
+        elif t == '-i':
+            name = arg()
+            if isinstance(name, Quoted) or not re.fullmatch(IFNAME, name):
+                raise ParseError(ln, f'bad interface name (no wildcard, 1-15 of [A-Za-z0-9_.-]): {name}')
+            r.iface = name
         elif t == '-p':
             p = arg()
             if p not in ('tcp', 'udp'):
@@ -187,11 +262,17 @@ def parse_rule(toks, ln):
         elif t == '-m':
             module = arg()
             once('-m ' + module)
+            if '-m ' + module in NAT_ONLY and table != 'nat':
+                raise ParseError(ln, f'-m {module} outside the nat table')
             # An nth counter counts every packet that reaches its match, so a
             # later match that rejects some would skew the shares.
             if '-m statistic' in seen and module not in ('comment', 'statistic'):
                 raise ParseError(ln, f'-m {module} after -m statistic')
-            if module not in ('tcp', 'udp', 'comment', 'statistic', 'connmark', 'conntrack'):
+            # --set records a client before any later match could reject it.
+            if '-m recent' in seen and module != 'recent':
+                raise ParseError(ln, f'-m {module} after -m recent')
+            if module not in ('tcp', 'udp', 'comment', 'statistic', 'connmark', 'conntrack',
+                              'addrtype', 'recent'):
                 raise ParseError(ln, f'unsupported match module {module}')
             # The kernel refuses -m tcp unless the rule says -p tcp.
             if module in ('tcp', 'udp') and r.proto != (module, False):
@@ -201,6 +282,29 @@ def parse_rule(toks, ln):
             r.dport = (number(lo, ln, 1, 65535), number(hi or lo, ln, 1, 65535))
             if r.dport[0] > r.dport[1]:
                 raise ParseError(ln, 'empty port range')
+        elif t == '--dst-type' and module == 'addrtype':
+            if arg() != 'LOCAL':
+                raise ParseError(ln, f'unsupported --dst-type {toks[i]} (only LOCAL)')
+            r.local = True
+        elif t in ('--rcheck', '--set') and module == 'recent':
+            # --rcheck --seconds N [--reap] --name NAME --mask M --rsource
+            # --set --name NAME --mask M --rsource
+            seconds = None
+            if t == '--rcheck':
+                want('--seconds')
+                seconds = number(arg(), ln, 1, 2**32 - 1)
+                if toks[i + 1:i + 2] == ['--reap']:
+                    i += 1
+            want('--name')
+            name = arg()
+            if isinstance(name, Quoted) or not re.fullmatch(r'[A-Za-z0-9_.-]+', name) or len(name) > MAX_RECENT:
+                raise ParseError(ln, f'bad recent list name {name}')
+            want('--mask')
+            if arg() != HOST_MASK[family]:
+                raise ParseError(ln, f'-m recent --mask {toks[i]}: only the whole client address '
+                                 f'({HOST_MASK[family]}) is supported')
+            want('--rsource')
+            r.recent = (t[2:], name, seconds)
         elif t == '--comment' and module == 'comment':
             r.comment = arg()
             if len(r.comment.encode()) > MAX_COMMENT:
@@ -238,7 +342,7 @@ def parse_rule(toks, ln):
         elif t == '-j':
             r.target = arg()
             i += 1
-            return parse_target(r, toks[i:], ln)
+            return parse_target(r, toks[i:], ln, family)
         else:
             raise ParseError(ln, f'unsupported option {t}' + (f' after -m {module}' if module else ''))
         neg = False
@@ -246,7 +350,7 @@ def parse_rule(toks, ln):
     return r
 
 
-def parse_target(r, opts, ln):
+def parse_target(r, opts, ln, family=4):
     want = {'DNAT': '--to-destination', 'SNAT': '--to-source',
             'CONNMARK': '--set-xmark'}.get(r.target)
     if want is None:
@@ -259,12 +363,18 @@ def parse_target(r, opts, ln):
     if r.target == 'CONNMARK':
         r.xmark = mark(v, ln)
     elif r.target == 'SNAT':
-        r.to = (addr(v, ln), None)
+        r.to = (addr(v, ln, family), None)
     else:
-        a, colon, p = v.partition(':')
-        r.to = (addr(a, ln), number(p, ln, 1, 65535) if colon else None)
+        # IPv4: A or A:P; IPv6: A6 or [A6]:P (iptables-save's forms).
+        if family == 6:
+            m = re.fullmatch(r'\[([^]]+)\]:(\d+)', v)
+            a, port = (m[1], m[2]) if m else (v, None)
+        else:
+            a, colon, port = v.partition(':')
+            port = port if colon else None
+        r.to = (addr(a, ln, family), number(port, ln, 1, 65535) if port is not None else None)
         # "Need TCP, UDP, SCTP or DCCP with port specification"
-        if colon and (r.proto is None or r.proto[1]):
+        if port is not None and (r.proto is None or r.proto[1]):
             raise ParseError(ln, 'DNAT to a port needs -p tcp or -p udp')
     return r
 
@@ -277,7 +387,7 @@ class Chain:
     rules: list = field(default_factory=list)
 
 
-def parse(text):
+def parse(text, family=4):
     """Returns {table: {chain: Chain}}. Raises ParseError on anything outside the subset."""
     tables, cur = {}, None
     for ln, line in enumerate(text.split('\n'), 1):
@@ -310,7 +420,7 @@ def parse(text):
             toks = tokenize(line, ln)
             if len(toks) < 2 or toks[1] not in cur:
                 raise ParseError(ln, '-A to an undeclared chain')
-            cur[toks[1]].rules.append(parse_rule(toks[2:], ln))
+            cur[toks[1]].rules.append(parse_rule(toks[2:], ln, family, tname))
         else:
             raise ParseError(ln, 'unrecognised line')
     if cur is not None:
@@ -321,7 +431,8 @@ def parse(text):
 
 def check(tables):
     """What a real load would refuse and --test would not: jumps to missing or
-    built-in chains, loops, NAT targets in the wrong table or hook."""
+    built-in chains, loops, NAT targets in the wrong table or hook, -i where
+    no input interface exists."""
     for tname, chains in tables.items():
         for c in chains.values():
             for r in c.rules:
@@ -341,6 +452,8 @@ def check(tables):
             for r in c.rules:
                 if r.target in TARGET_HOOKS and hook not in TARGET_HOOKS[r.target]:
                     raise ParseError(r.line, f'-j {r.target} reachable from {hook}')
+                if r.iface and hook in ('OUTPUT', 'POSTROUTING'):
+                    raise ParseError(r.line, f'-i reachable from {hook}')
                 if r.target in chains:
                     walk(chains[r.target], hook, stack + [c.name])
         for hook in BUILTIN[tname]:
@@ -351,13 +464,22 @@ def check(tables):
 @dataclass(frozen=True)
 class Conn:
     proto: str
-    src: ipaddress.IPv4Address
-    dst: ipaddress.IPv4Address
+    src: object              # ipaddress.IPv4Address or IPv6Address
+    dst: object
     dport: int
+    iface: str = None        # input interface; None: one the file does not name
+    local: frozenset = frozenset()   # the host's own addresses (--local)
+    lists: frozenset = frozenset()   # 'recent NAME' / 'set @NAME' the client is in
+    age: int = 0             # seconds since the client was last recorded there
+    recorded: frozenset = frozenset()  # lists and sets this connection records it in
     mark: int = 0
-    dnat: tuple = None     # (addr, port) after DNAT
-    place: str = None      # where the DNAT rule came from
-    snat: str = None       # address or 'masquerade'
+    dnat: tuple = None       # (addr, port) after DNAT
+    place: str = None        # where the DNAT rule came from
+    snat: str = None         # address or 'masquerade'
+
+    @property
+    def family(self):
+        return self.src.version
 
 
 def matches(r, c):
@@ -368,7 +490,11 @@ def matches(r, c):
         return False
     if r.dst and not neg(c.dst in r.dst[0], r.dst[1]):
         return False
+    if r.iface is not None and c.iface != r.iface:
+        return False
     if r.proto and not neg(c.proto == r.proto[0], r.proto[1]):
+        return False
+    if r.local and c.dst not in c.local:
         return False
     if r.dport and not r.dport[0] <= c.dport <= r.dport[1]:
         return False
@@ -378,6 +504,10 @@ def matches(r, c):
         # A new connection is NEW; DNAT once PREROUTING translated it.
         have = {'NEW'} | ({'DNAT'} if c.dnat else set())
         if not neg(bool(have & r.ctstate[0]), r.ctstate[1]):
+            return False
+    if r.recent and r.recent[0] == 'rcheck':
+        # xt_recent: a stamp counts unless older than --seconds.
+        if f'recent {r.recent[1]}' not in c.lists or c.age > r.recent[2]:
             return False
     return True
 
@@ -401,6 +531,8 @@ def run(chains, name, conn, hits):
 
     def take(i, r, c, p):
         hits.add(('rule', r.line))
+        if r.recent and r.recent[0] == 'set':
+            c = replace(c, recorded=c.recorded | {f'recent {r.recent[1]}'})
         t = r.target
         if t is None:
             go(i + 1, c, p)
@@ -441,12 +573,11 @@ def hook(tables, table, name, flows, hits):
     return res
 
 
-def follow(run_hook, proto, src, dst, dport):
+def follow(run_hook, conn):
     """The outcomes of one new connection, whatever the format:
     run_hook(HOOK, [(prob, conn)]) -> [(prob, conn, 'ACCEPT'|'DROP')] for
     HOOK prerouting, forward, postrouting. Outcomes with the same
-    (destination, forward, snat, place) are added up."""
-    conn = Conn(proto, ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst), dport)
+    (destination, forward, snat, place, recorded) are added up."""
     outcomes = {}
     for p, c, v in run_hook('prerouting', [(Fraction(1), conn)]):
         assert v == 'ACCEPT'  # no drop in nat chains (refused by both parsers)
@@ -454,57 +585,78 @@ def follow(run_hook, proto, src, dst, dport):
             # Only a forwarded packet reaches postrouting (and its SNAT).
             post = run_hook('postrouting', [(p2, c2)]) if fv == 'ACCEPT' else [(p2, c2, None)]
             for p3, c3, _ in post:
-                key = (f'{c3.dnat[0]}:{c3.dnat[1]}' if c3.dnat else None, fv.lower(), c3.snat, c3.place)
+                key = (endpoint(*c3.dnat) if c3.dnat else None, fv.lower(), c3.snat, c3.place,
+                       tuple(sorted(c3.recorded)))
                 outcomes[key] = outcomes.get(key, 0) + p3
-    return [dict(probability=p, destination=k[0], forward=k[1], snat=k[2], place=k[3])
+    return outcome_list(outcomes)
+
+
+def outcome_list(outcomes):
+    return [dict(probability=p, destination=k[0], forward=k[1], snat=k[2], place=k[3], recorded=k[4])
             for k, p in sorted(outcomes.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
             if p]
 
 
-def trace(tables, proto, src, dst, dport, hits=None):
+def trace(tables, conn, hits=None):
     """iptables: every outcome of one new connection (see follow)."""
     hits = set() if hits is None else hits
     where = {'prerouting': ('nat', 'PREROUTING'), 'forward': ('filter', 'FORWARD'),
              'postrouting': ('nat', 'POSTROUTING')}
-    return follow(lambda h, flows: hook(tables, *where[h], flows, hits), proto, src, dst, dport)
+    return follow(lambda h, flows: hook(tables, *where[h], flows, hits), conn)
 
 
 # ---------------------------------------------------------------------------
 # nft: the one-table file of doc/nft-output.md, in `nft list ruleset` form.
 #
-# The model: a map is a list of elements, each key a tuple of integer
-# intervals (address, protocol number, port, slot), non-overlapping. A lookup
-# whose key ends in `numgen random|inc mod W [offset K]` does not pick one
-# slot: it returns every element with (slots of it in K..K+W-1) / W, and the
-# rest of the mass as a miss. A miss means the rule does not match and the
-# next rule runs (nft's NFT_BREAK), exactly as for a real lookup.
-# `numgen random` draws each slot with probability 1/W; `numgen inc` is a
-# per-rule rotation, counted as 1/W a slot over one full cycle. (The kernel
-# scales a 32-bit random number onto the W slots, so a slot's real chance is
-# 1/W to within 2^-32: a property of the kernel, not of the file checked.)
+# The model: a map is a list of elements, each key a tuple of intervals
+# (address, interface name, protocol number, port, slot), non-overlapping;
+# only the last component may be a range. A lookup whose key ends in
+# `numgen random|inc mod W [offset K]` does not pick one slot: it returns
+# every element with (slots of it in K..K+W-1) / W, and the rest of the mass
+# as a miss. A miss means the rule does not match and the next rule runs
+# (nft's NFT_BREAK), exactly as for a real lookup. `numgen random` draws each
+# slot with probability 1/W; `numgen inc` is a per-rule rotation, counted as
+# 1/W a slot over one full cycle. (The kernel scales a 32-bit random number
+# onto the W slots, so a slot's real chance is 1/W to within 2^-32: a
+# property of the kernel, not of the file checked.)
+# `ip ...` and `ip6 ...` expressions carry their family: in an inet table an
+# `ip daddr` lookup does not match an IPv6 packet. A `dnat ip`/`snat ip` on a
+# packet of the other family does nothing (nft_nat_inet_eval) and the next
+# rule runs. A chain entered by goto that falls off its end or says `return`
+# ends the base chain that started it: its policy applies.
 
 NFT_NAME = r'[A-Za-z_.][A-Za-z0-9_./-]*'   # nft scanner.l "string" (identifiers)
 NFT_NUM = r'(?:0|[1-9][0-9]*)'             # decimal, as nft prints it
 NFT_MAXNAME = 255                          # NFT_{TABLE,CHAIN,SET}_MAXNAMELEN - 1
 NFT_MAXCOMMENT = 128                       # NFTNL_UDATA_COMMENT_MAXLEN
 PROTO_NUM = {'tcp': 6, 'udp': 17}
+FAMILY_OF = {'ip': 4, 'ip6': 6}
+TABLE_FAMILIES = {'ip': {4}, 'ip6': {6}, 'inet': {4, 6}}
 # hook -> (chain type, priority, policies), the base chains tcproutec emits.
 NFT_BASE = {'prerouting': ('nat', 'dstnat', ('accept',)),
             'postrouting': ('nat', 'srcnat', ('accept',)),
             'forward': ('filter', 'filter', ('accept', 'drop'))}
 # Hooks where the kernel lets each NAT statement run (nft_nat_validate,
 # nft_masq_validate), as TARGET_HOOKS for x_tables.
-NFT_NAT_HOOKS = {'dnat': {'prerouting', 'output'}, 'snat': {'postrouting', 'input'},
-                 'masquerade': {'postrouting'}}
+NFT_NAT_HOOKS = {'dnat': {'prerouting', 'output'}, 'dnatto': {'prerouting', 'output'},
+                 'snat': {'postrouting', 'input'}, 'masquerade': {'postrouting'}}
 # One component of a concatenation: its text and its nft datatype.
-KEY_PART = re.compile(rf'ip daddr|meta l4proto|th dport|numgen (random|inc) mod ({NFT_NUM})(?: offset ({NFT_NUM}))?')
-KEY_TYPE = {'ip daddr': 'ipv4_addr', 'meta l4proto': 'inet_proto', 'th dport': 'inet_service'}
+KEY_PART = re.compile(rf'iifname|ip daddr|ip6 daddr|meta l4proto|th dport'
+                      rf'|numgen (random|inc) mod ({NFT_NUM})(?: offset ({NFT_NUM}))?')
+KEY_TYPE = {'iifname': 'ifname', 'ip daddr': 'ipv4_addr', 'ip6 daddr': 'ipv6_addr',
+            'meta l4proto': 'inet_proto', 'th dport': 'inet_service'}
+KEY_FAMILY = {'ip daddr': 4, 'ip6 daddr': 6}
+# typeof data of a map -> (kind, family): verdict, address . port, or address
+# alone (the port is kept).
+MAP_DATA = {'verdict': ('verdict', None),
+            'ip daddr . th dport': ('addrport', 4), 'ip6 daddr . th dport': ('addrport', 6),
+            'ip daddr': ('addr', 4), 'ip6 daddr': ('addr', 6)}
 HEX32 = r'(0x[0-9a-f]{8})'                 # nft prints marks as 0x%08x
 
 
 @dataclass(frozen=True)
 class KeyPart:
-    what: str                 # 'ip daddr', 'meta l4proto', 'th dport' or 'numgen'
+    what: str                 # 'ip daddr', 'iifname', ... or 'numgen'
     mode: str = None          # numgen: 'random' or 'inc'
     mod: int = None
     offset: int = 0
@@ -534,16 +686,23 @@ def key_expr(text, ln, allow_offset=True):
     # (one interval of slots against the last key component) needs it last.
     if any(p.what == 'numgen' for p in parts[:-1]):
         raise ParseError(ln, 'numgen is only supported as the last component of a key')
+    if len({p.what for p in parts}) != len(parts):
+        raise ParseError(ln, f'a component twice in {text}')
     return parts
+
+
+def key_family(parts):
+    fams = {KEY_FAMILY[p.what] for p in parts if p.what in KEY_FAMILY}
+    return fams.pop() if fams else None
 
 
 @dataclass
 class Element:
     line: int
-    key: tuple        # one (lo, hi) integer interval per component
+    key: tuple        # one (lo, hi) interval per component
     text: str         # the key as written, for messages
     comment: str
-    data: tuple       # ('goto', CHAIN) or ('to', IPv4Address, port)
+    data: tuple       # ('goto', CHAIN) or ('to', address, port or None)
 
 
 @dataclass
@@ -551,24 +710,46 @@ class Map:
     name: str
     line: int
     key: list = None          # [KeyPart] from typeof
-    verdict: bool = False     # data is a verdict (vmap) or ip daddr . th dport
+    data: tuple = None        # MAP_DATA value
     interval: bool = False
     elements: list = field(default_factory=list)
     index: dict = field(default_factory=dict)   # key[:-1] -> [Element]
+
+    @property
+    def verdict(self):
+        return self.data[0] == 'verdict'
+
+
+@dataclass
+class NftSet:
+    name: str
+    line: int
+    family: int = None        # typeof ip saddr / ip6 saddr
+    size: int = None
+    dynamic: bool = False     # flags dynamic,timeout
+    timeout: int = None       # seconds
 
 
 @dataclass
 class NftRule:
     line: int
     protos: frozenset = None  # meta l4proto tcp | { tcp, udp }
+    nfproto: int = None       # meta nfproto ipv4|ipv6
+    fib: bool = False         # fib daddr type local
+    notsaddr: tuple = None    # ip saddr != SET: (family, [(lo, hi)])
+    inset: tuple = None       # ip saddr @SET: (family, SET)
     mark: tuple = None        # ct mark & MASK == VALUE
     ctstate: frozenset = None
     ctdnat: bool = False      # ct status dnat
-    stmt: str = None          # setmark vmap dnat snat masquerade accept drop
+    stmt: str = None          # setmark update vmap goto dnat dnatto snat masquerade accept drop return
     setmark: tuple = None     # ct mark set ct mark & AND | OR
     key: list = None          # vmap and dnat: the lookup key [KeyPart]
     map: str = None
-    to: ipaddress.IPv4Address = None   # snat to ADDR
+    update: tuple = None      # update @SET { ip saddr }: (family, SET)
+    goto: str = None
+    natfam: int = None        # dnat/snat ip|ip6 (None: the table's family)
+    to: tuple = None          # dnatto (address, port or None); snat (address, None)
+    family: int = None        # the family the rule's ip/ip6 expressions need
     comment: str = None
 
 
@@ -585,7 +766,9 @@ class NftChain:
 @dataclass
 class NftTable:
     name: str
+    family: str = 'ip'
     maps: dict = field(default_factory=dict)
+    sets: dict = field(default_factory=dict)
     chains: dict = field(default_factory=dict)
     base: dict = field(default_factory=dict)   # hook -> NftChain
 
@@ -602,14 +785,28 @@ def nft_number(tok, ln, lo, hi):
     return number(tok, ln, lo, hi)
 
 
+def nft_duration(tok, ln):
+    """A timeout as nft prints it (1h30m, 90s is 1m30s) -> seconds."""
+    m = re.fullmatch(r'(?:([1-9]\d*)d)?(?:([1-9]\d*)h)?(?:([1-9]\d*)m)?(?:([1-9]\d*)s)?', tok)
+    if not tok or not m:
+        raise ParseError(ln, f'bad duration {tok}')
+    d, h, mi, s = (int(x or 0) for x in m.groups())
+    if h >= 24 or mi >= 60 or s >= 60:
+        raise ParseError(ln, f'duration not in the form nft prints: {tok}')
+    return ((d * 24 + h) * 60 + mi) * 60 + s
+
+
 def element_part(tok, part, last, interval, ln):
     """One component of an element key -> (lo, hi), checked against its type."""
     t = part.type
-    if t == 'ipv4_addr':
-        v = int(addr(tok, ln))
-        if str(ipaddress.IPv4Address(v)) != tok:
-            raise ParseError(ln, f'address not in canonical form: {tok}')
+    if t in ('ipv4_addr', 'ipv6_addr'):
+        v = int(addr(tok, ln, 4 if t == 'ipv4_addr' else 6))
         return v, v
+    if t == 'ifname':
+        m = re.fullmatch(rf'"({IFNAME})"', tok)
+        if not m:
+            raise ParseError(ln, f'bad interface name {tok}')
+        return m[1], m[1]
     if t == 'inet_proto':
         if tok not in PROTO_NUM:
             raise ParseError(ln, f'unsupported protocol {tok}')
@@ -619,8 +816,8 @@ def element_part(tok, part, last, interval, ln):
     lo = nft_number(lo_tok, ln, 1 if t == 'inet_service' else 0, hi_max)
     if not dash:
         return lo, lo
-    if not last or t != 'integer':
-        raise ParseError(ln, f'range only supported in the last (slot) component: {tok}')
+    if not last:
+        raise ParseError(ln, f'range only supported in the last component: {tok}')
     if not interval:
         raise ParseError(ln, f'range {tok} in a map without flags interval')
     hi = nft_number(hi_tok, ln, 0, hi_max)
@@ -630,34 +827,52 @@ def element_part(tok, part, last, interval, ln):
     return lo, hi
 
 
-ELEMENT = re.compile(r'(?P<key>[^ ",{}:]+(?: \. [^ ",{}:]+)*)(?: comment "(?P<comment>[^"]*)")?'
-                     rf' : (?:goto (?P<chain>{NFT_NAME})|(?P<addr>[0-9.]+) \. (?P<port>{NFT_NUM}))')
+ELEM_PART = re.compile(r'"[^"]*"|[^ ",{}]+')
+ELEM_COMMENT = re.compile(r' comment "([^"]*)"')
+ELEM_GOTO = re.compile(rf'goto ({NFT_NAME})')
+ELEM_TO = re.compile(rf'([0-9a-f.:]+)(?: \. ({NFT_NUM}))?')
 
 
 def parse_elements(m, pieces):
     """`elements = { A, B,` then continuation lines `C }`: pieces is
-    [(line, text)] of everything after `elements = { `."""
+    [(line, text)] of everything after `elements = { `. An element is
+    KEY [comment "..."] : DATA, KEY components joined by ` . `."""
     for k, (ln, text) in enumerate(pieces):
         pos = 0
         while True:
-            e = ELEMENT.match(text, pos)
-            if not e:
-                raise ParseError(ln, f'bad map element at: {text[pos:pos + 40]}')
-            toks = e['key'].split(' . ')
+            toks, start = [], pos
+            while True:
+                e = ELEM_PART.match(text, pos)
+                if not e:
+                    raise ParseError(ln, f'bad map element at: {text[pos:pos + 40]}')
+                toks.append(e[0])
+                pos = e.end()
+                if not text.startswith(' . ', pos):
+                    break
+                pos += 3
+            ktext = text[start:pos]
             if len(toks) != len(m.key):
-                raise ParseError(ln, f'element {e["key"]} does not have the {len(m.key)} components of map {m.name}')
+                raise ParseError(ln, f'element {ktext} does not have the {len(m.key)} components of map {m.name}')
             key = tuple(element_part(t, p, i == len(toks) - 1, m.interval, ln)
                         for i, (t, p) in enumerate(zip(toks, m.key)))
-            if (e['chain'] is not None) != m.verdict:
-                raise ParseError(ln, f'element data does not fit map {m.name}')
-            if m.verdict:
-                data = ('goto', e['chain'])
+            comment = None
+            c = ELEM_COMMENT.match(text, pos)
+            if c:
+                comment = nft_comment(c[1], ln)
+                pos = c.end()
+            if not text.startswith(' : ', pos):
+                raise ParseError(ln, f'bad map element at: {text[start:start + 40]}')
+            pos += 3
+            kind, fam = m.data
+            d = (ELEM_GOTO if kind == 'verdict' else ELEM_TO).match(text, pos)
+            if not d or (kind != 'verdict' and (d[2] is not None) != (kind == 'addrport')):
+                raise ParseError(ln, f'element data does not fit map {m.name}: {text[pos:pos + 40]}')
+            if kind == 'verdict':
+                data = ('goto', d[1])
             else:
-                a = addr(e['addr'], ln)
-                data = ('to', a, nft_number(e['port'], ln, 1, 65535))
-            comment = None if e['comment'] is None else nft_comment(e['comment'], ln)
-            m.elements.append(Element(ln, key, e['key'], comment, data))
-            pos = e.end()
+                data = ('to', addr(d[1], ln, fam), nft_number(d[2], ln, 1, 65535) if d[2] else None)
+            m.elements.append(Element(ln, key, ktext, comment, data))
+            pos = d.end()
             rest = text[pos:]
             if rest == ' }':
                 if k != len(pieces) - 1:
@@ -685,24 +900,81 @@ def index_elements(m):
                 raise ParseError(b.line, f'element {b.text} overlaps {a.text} (line {a.line}) in map {m.name}')
 
 
+def saddr_set(text, fam, ln):
+    """The right side of `ip saddr != ...` as nft lists an anonymous interval
+    set: one element bare, several in braces; sorted, merged (no overlap, no
+    neighbours), each a prefix where it is one, A-B where it is not, an
+    address alone for one address -> [(lo, hi)]."""
+    many = text.startswith('{ ')
+    items = text[2:-2].split(', ') if many else [text]
+    if many != (len(items) > 1) or (many and not text.endswith(' }')):
+        raise ParseError(ln, f'not the form nft lists a set in: {text}')
+    bits = 32 if fam == 4 else 128
+    spans = []
+    for it in items:
+        if '/' in it:
+            n = net(it, ln, fam)
+            if n.prefixlen == bits:
+                raise ParseError(ln, f'nft lists a one-address network bare: {it}')
+            spans.append((int(n.network_address), int(n.broadcast_address)))
+        elif '-' in it:
+            lo, hi = (int(addr(x, ln, fam)) for x in it.split('-', 1))
+            size = hi - lo + 1
+            if hi <= lo or (size & (size - 1) == 0 and lo % size == 0):
+                raise ParseError(ln, f'not the form nft lists a range in: {it}')
+            spans.append((lo, hi))
+        else:
+            v = int(addr(it, ln, fam))
+            spans.append((v, v))
+    for a, b in zip(spans, spans[1:]):
+        if b[0] <= a[1] + 1:
+            raise ParseError(ln, f'set elements not sorted and merged as nft lists them: {text}')
+    return spans
+
+
 RULE_MATCHES = [
     ('protos', re.compile(r'meta l4proto (tcp|udp)')),
     ('protos', re.compile(r'meta l4proto \{ ((?:tcp|udp)(?:, (?:tcp|udp))*) \}')),
+    ('nfproto', re.compile(r'meta nfproto (ipv4|ipv6)')),
+    ('fib', re.compile(r'fib daddr type local')),
+    ('notsaddr', re.compile(r'(ip|ip6) saddr != (\{ [^{}]+ \}|[0-9a-f.:/-]+)')),
+    ('inset', re.compile(rf'(ip|ip6) saddr @({NFT_NAME})')),
     ('mark', re.compile(rf'ct mark & {HEX32} == {HEX32}')),
     ('ctstate', re.compile(r'ct state ((?:new|established|related|invalid|untracked)'
                            r'(?:,(?:new|established|related|invalid|untracked))*)')),
     ('ctdnat', re.compile(r'ct status dnat')),
 ]
-KEY_RE = r'(?:ip daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?)(?: \. (?:ip daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?))*'
+_KEY_WORD = r'(?:iifname|ip6? daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?)'
+KEY_RE = rf'{_KEY_WORD}(?: \. {_KEY_WORD})*'
 RULE_STMTS = [
     ('setmark', re.compile(rf'ct mark set ct mark & {HEX32} \| {HEX32}')),
+    ('update', re.compile(rf'update @({NFT_NAME}) \{{ (ip|ip6) saddr \}}')),
     ('vmap', re.compile(rf'({KEY_RE}) vmap @({NFT_NAME})')),
-    ('dnat', re.compile(rf'dnat ip to ({KEY_RE}) map @({NFT_NAME})')),
-    ('snat', re.compile(r'snat to ([0-9.]+)')),
+    ('goto', re.compile(rf'goto ({NFT_NAME})')),
+    ('dnat', re.compile(rf'dnat (?:(ip|ip6) )?to ({KEY_RE}) map @({NFT_NAME})')),
+    ('dnatto', re.compile(r'dnat (?:(ip|ip6) )?to (\[[0-9a-f:.]+\]:\d+|[0-9.]+:\d+|[0-9a-f:.]+)')),
+    ('snat', re.compile(r'snat (?:(ip|ip6) )?to ([0-9a-f:.]+)')),
     ('masquerade', re.compile(r'masquerade')),
     ('accept', re.compile(r'accept')),
     ('drop', re.compile(r'drop')),
+    ('return', re.compile(r'return')),
 ]
+
+
+def stmt_word(stmt):
+    """A statement as the file spells it (a literal dnat is `dnat` too)."""
+    return 'dnat' if stmt == 'dnatto' else stmt
+
+
+def dnat_target(tok, ln):
+    """`dnat to` A, A:P, A6 or [A6]:P -> (address, port or None)."""
+    m = re.fullmatch(r'\[([^]]+)\]:(\d+)', tok)
+    if m:
+        return addr(m[1], ln, 6), nft_number(m[2], ln, 1, 65535)
+    if '.' in tok and ':' in tok:
+        a, p = tok.rsplit(':', 1)
+        return addr(a, ln, 4), nft_number(p, ln, 1, 65535)
+    return addr(tok, ln), None
 
 
 def parse_nft_rule(text, ln):
@@ -733,6 +1005,14 @@ def parse_nft_rule(text, ln):
                 if len(set(names)) != len(names):
                     raise ParseError(ln, 'protocol twice in a set')
                 r.protos = frozenset(names)
+            elif what == 'nfproto':
+                r.nfproto = 4 if m[1] == 'ipv4' else 6
+            elif what == 'fib':
+                r.fib = True
+            elif what == 'notsaddr':
+                r.notsaddr = (FAMILY_OF[m[1]], saddr_set(m[2], FAMILY_OF[m[1]], ln))
+            elif what == 'inset':
+                r.inset = (FAMILY_OF[m[1]], m[2])
             elif what == 'mark':
                 r.mark = (int(m[1], 16), int(m[2], 16))
             elif what == 'ctstate':
@@ -749,10 +1029,18 @@ def parse_nft_rule(text, ln):
                 r.stmt = what
                 if what == 'setmark':
                     r.setmark = (int(m[1], 16), int(m[2], 16))
-                elif what in ('vmap', 'dnat'):
+                elif what == 'update':
+                    r.update = (FAMILY_OF[m[2]], m[1])
+                elif what == 'vmap':
                     r.key, r.map = key_expr(m[1], ln), m[2]
+                elif what == 'goto':
+                    r.goto = m[1]
+                elif what == 'dnat':
+                    r.natfam, r.key, r.map = FAMILY_OF.get(m[1]), key_expr(m[2], ln), m[3]
+                elif what == 'dnatto':
+                    r.natfam, r.to = FAMILY_OF.get(m[1]), dnat_target(m[2], ln)
                 elif what == 'snat':
-                    r.to = addr(m[1], ln)
+                    r.natfam, r.to = FAMILY_OF.get(m[1]), (addr(m[2], ln), None)
                 break
     if r.stmt is None:
         raise ParseError(ln, f'unsupported rule at: {text[pos:pos + 40]}' if pos < len(text) else
@@ -762,9 +1050,23 @@ def parse_nft_rule(text, ln):
         r.comment = nft_comment(m[1], ln)
     if pos != len(text):
         raise ParseError(ln, f'unsupported rule at: {text[pos:pos + 40]}')
-    # "transport protocol mapping is only valid after transport protocol match"
-    if r.stmt == 'dnat' and not r.protos:
-        raise ParseError(ln, 'dnat to a port needs a meta l4proto match before it')
+
+    # The family the rule's expressions need (a lookup key's ip/ip6 daddr,
+    # ip/ip6 saddr, the `{ ip saddr }` of an update, meta nfproto): one at most.
+    fams = {f for f in (key_family(r.key or []), r.nfproto, r.notsaddr and r.notsaddr[0],
+                        r.inset and r.inset[0], r.update and r.update[0]) if f}
+    if len(fams) > 1:
+        raise ParseError(ln, 'a rule that needs both ip and ip6')
+    r.family = fams.pop() if fams else None
+    # Only the combinations tcproutec emits.
+    if (r.notsaddr is not None) != (r.stmt == 'return'):
+        raise ParseError(ln, '`return` only after an `ip saddr != ...` match, and that match only before it')
+    if (r.inset is not None) != (r.stmt == 'goto'):
+        raise ParseError(ln, '`goto` only after an `ip saddr @SET` match, and that match only before it')
+    if r.fib and r.stmt != 'vmap' or r.nfproto and not r.fib:
+        raise ParseError(ln, '`fib daddr type local` only before a vmap, `meta nfproto` only before fib')
+    if r.stmt == 'update' and (r.protos or r.mark or r.ctstate or r.ctdnat or r.fib):
+        raise ParseError(ln, '`update` with a match')
     return r
 
 
@@ -781,26 +1083,27 @@ def parse_nft(text):
     while ln < len(lines) and lines[ln].startswith('#'):
         ln += 1
     # The preamble: `table FAMILY NAME` + `delete table FAMILY NAME` pairs
-    # (make sure it exists, delete it), then `table ip NAME {`. The ip pair is
-    # what makes the load replace our table; pairs for ip6 and inet only
-    # remove same-named tables in other families, which adds no behaviour.
+    # (make sure it exists, delete it), then `table FAMILY NAME {`. The pair
+    # of the table's own family is what makes the load replace our table;
+    # pairs for the other families only remove same-named tables there (a
+    # table that moved from ip to inet), which adds no behaviour to trace.
     name, families = None, []
     while True:
         line = lines[ln] if ln < len(lines) else ''
         m = re.fullmatch(rf'table (ip|ip6|inet) ({NFT_NAME})( {{)?', line)
         if not m or (name or m[2]) != m[2] or len(m[2]) > NFT_MAXNAME:
-            raise ParseError(ln + 1, 'expected "table FAMILY NAME" or "table ip NAME {"')
+            raise ParseError(ln + 1, 'expected "table FAMILY NAME" or "table FAMILY NAME {"')
         name = m[2]
         if m[3]:
-            if m[1] != 'ip' or 'ip' not in families:
-                raise ParseError(ln + 1, f'"table ip {name} {{" without "delete table ip {name}" before it')
+            if m[1] not in families:
+                raise ParseError(ln + 1, f'"table {m[1]} {name} {{" without "delete table {m[1]} {name}" before it')
             break
         want = f'delete table {m[1]} {name}'
         if m[1] in families or ln + 1 >= len(lines) or lines[ln + 1] != want:
             raise ParseError(ln + 2, f'expected "{want}", once')
         families.append(m[1])
         ln += 2
-    t = NftTable(name)
+    t = NftTable(name, m[1])
     ln += 1
 
     block, pieces, prev = None, None, None
@@ -821,12 +1124,14 @@ def parse_nft(text):
                 if ln != len(lines):
                     raise ParseError(ln + 1, 'text after the end of the table')
                 break
-            elif (m := re.fullmatch(rf'\t(map|chain) ({NFT_NAME}) {{', line)):
-                kind, name = m[1], m[2]
-                where = t.maps if kind == 'map' else t.chains
-                if name in where or len(name) > NFT_MAXNAME:
-                    raise ParseError(ln, f'{kind} {name} declared twice or name too long')
-                block = where[name] = Map(name, ln) if kind == 'map' else NftChain(name, ln)
+            elif (m := re.fullmatch(rf'\t(map|set|chain) ({NFT_NAME}) {{', line)):
+                kind, bname = m[1], m[2]
+                # Maps and sets share one namespace in a table.
+                where = t.chains if kind == 'chain' else t.maps if kind == 'map' else t.sets
+                if bname in where or len(bname) > NFT_MAXNAME or (
+                        kind != 'chain' and bname in (t.sets if kind == 'map' else t.maps)):
+                    raise ParseError(ln, f'{kind} {bname} declared twice or name too long')
+                block = where[bname] = {'map': Map, 'set': NftSet, 'chain': NftChain}[kind](bname, ln)
             else:
                 raise ParseError(ln, 'unrecognised line')
         elif line == '\t}':
@@ -834,6 +1139,8 @@ def parse_nft(text):
                 if block.key is None:
                     raise ParseError(ln, f'map {block.name} without typeof')
                 index_elements(block)
+            elif isinstance(block, NftSet) and block.timeout is None:
+                raise ParseError(ln, f'set {block.name} without typeof, flags dynamic,timeout and timeout')
             block = None
         elif not line.startswith('\t\t') or line[2:3] in ('\t', ' ', ''):
             raise ParseError(ln, 'unrecognised line')
@@ -841,10 +1148,9 @@ def parse_nft(text):
             body = line[2:]
             if (m := re.fullmatch(r'typeof (.+?) : (.+)', body)) and block.key is None and ln == block.line + 1:
                 block.key = key_expr(m[1], ln, allow_offset=False)
-                if m[2] == 'verdict':
-                    block.verdict = True
-                elif [p.what for p in key_expr(m[2], ln)] != ['ip daddr', 'th dport']:
+                if m[2] not in MAP_DATA:
                     raise ParseError(ln, f'unsupported map data {m[2]}')
+                block.data = MAP_DATA[m[2]]
             elif body == 'flags interval' and block.key is not None and not block.interval and not block.elements:
                 block.interval = True
             elif body.startswith('elements = { ') and block.key is not None and not block.elements:
@@ -854,6 +1160,19 @@ def parse_nft(text):
                     pieces = None
             else:
                 raise ParseError(ln, 'unrecognised line in a map')
+        elif isinstance(block, NftSet):
+            # typeof, [size], flags dynamic,timeout, timeout: in that order.
+            body, s = line[2:], block
+            if (m := re.fullmatch(r'typeof (ip|ip6) saddr', body)) and ln == s.line + 1:
+                s.family = FAMILY_OF[m[1]]
+            elif (m := re.fullmatch(rf'size ({NFT_NUM})', body)) and s.family and s.size is None and not s.dynamic:
+                s.size = nft_number(m[1], ln, 1, 2**32 - 1)
+            elif body == 'flags dynamic,timeout' and s.family and not s.dynamic:
+                s.dynamic = True
+            elif (m := re.fullmatch(r'timeout (\S+)', body)) and s.dynamic and s.timeout is None:
+                s.timeout = nft_duration(m[1], ln)
+            else:
+                raise ParseError(ln, 'unrecognised line in a set')
         else:
             body = line[2:]
             if body.startswith('type '):
@@ -878,11 +1197,47 @@ def parse_nft(text):
 
 def nft_check(t):
     """What a real load would refuse and `nft -c` might not: lookups in
-    missing maps or maps of another type, gotos to missing or base chains,
-    loops, NAT statements outside their hooks or in filter chains."""
+    missing maps or sets, or of another type, gotos to missing or base
+    chains, loops, NAT statements outside their hooks or in filter chains,
+    ip6 expressions in an ip table, a NAT statement without its family in an
+    inet table."""
+    fams = TABLE_FAMILIES[t.family]
+
+    def family(f, ln, what):
+        if f is not None and f not in fams:
+            raise ParseError(ln, f'{what} of IPv{f} in table {t.family}')
+
+    for m in t.maps.values():
+        family(key_family(m.key), m.line, f'map {m.name}')
+        family(m.data[1], m.line, f'map {m.name}')
+    for s in t.sets.values():
+        family(s.family, s.line, f'set {s.name}')
     for c in t.chains.values():
         for r in c.rules:
+            family(r.family, r.line, 'a match')
+            if r.stmt in ('dnat', 'dnatto', 'snat'):
+                if r.natfam is None:
+                    if t.family == 'inet':
+                        raise ParseError(r.line, f'{stmt_word(r.stmt)} in an inet table needs ip or ip6')
+                    r.natfam = FAMILY_OF[t.family]
+                family(r.natfam, r.line, r.stmt)
+                if r.to and r.to[0].version != r.natfam:
+                    raise ParseError(r.line, f'IPv{r.to[0].version} address in a {stmt_word(r.stmt)} of IPv{r.natfam}')
+            for s in (r.inset, r.update):
+                if s is None:
+                    continue
+                have = t.sets.get(s[1])
+                if have is None:
+                    raise ParseError(r.line, f'lookup in a missing set @{s[1]}')
+                if have.family != s[0]:
+                    raise ParseError(r.line, f'key does not have the type of set @{s[1]} (line {have.line})')
+            if r.goto is not None:
+                target = t.chains.get(r.goto)
+                if target is None or target.hook is not None:
+                    raise ParseError(r.line, f'goto a missing or base chain {r.goto}')
             if r.map is None:
+                if r.stmt == 'dnatto' and r.to[1] is not None and not r.protos:
+                    raise ParseError(r.line, 'dnat to a port needs a meta l4proto match before it')
                 continue
             m = t.maps.get(r.map)
             if m is None:
@@ -891,6 +1246,12 @@ def nft_check(t):
                 raise ParseError(r.line, f'key does not have the type of map @{r.map} (line {m.line})')
             if m.verdict != (r.stmt == 'vmap'):
                 raise ParseError(r.line, f'map @{r.map} holds {"verdicts" if m.verdict else "addresses"}')
+            if r.stmt == 'dnat':
+                if m.data[1] != r.natfam:
+                    raise ParseError(r.line, f'map @{r.map} holds IPv{m.data[1]} addresses, the dnat is IPv{r.natfam}')
+                # "transport protocol mapping is only valid after transport protocol match"
+                if m.data[0] == 'addrport' and not r.protos:
+                    raise ParseError(r.line, 'dnat to a port needs a meta l4proto match before it')
     for m in t.maps.values():
         for e in m.elements:
             if m.verdict:
@@ -903,13 +1264,15 @@ def nft_check(t):
             raise ParseError(c.line, f'loop through chain {c.name}')
         for r in c.rules:
             if r.stmt in NFT_NAT_HOOKS and (typ != 'nat' or hook not in NFT_NAT_HOOKS[r.stmt]):
-                raise ParseError(r.line, f'{r.stmt} reachable from {typ} hook {hook}')
+                raise ParseError(r.line, f'{stmt_word(r.stmt)} reachable from {typ} hook {hook}')
             # The tracer (like iptables' nat table) knows no drop before routing.
             if r.stmt == 'drop' and typ == 'nat':
                 raise ParseError(r.line, 'drop in a nat chain')
             if r.stmt == 'vmap':
                 for e in t.maps[r.map].elements:
                     walk(t.chains[e.data[1]], hook, typ, stack + [c.name])
+            if r.stmt == 'goto':
+                walk(t.chains[r.goto], hook, typ, stack + [c.name])
     for hk, c in t.base.items():
         walk(c, hk, c.type, [])
 
@@ -936,8 +1299,10 @@ def nft_lookup(m, key, c):
 
 
 def nft_value(p, c):
-    if p.what == 'ip daddr':
-        return int(c.dst)
+    if p.what in ('ip daddr', 'ip6 daddr'):
+        return int(c.dst)          # the rule's family matched the packet's
+    if p.what == 'iifname':
+        return c.iface             # None: no element names it
     if p.what == 'meta l4proto':
         return PROTO_NUM[c.proto]
     if p.what == 'th dport':
@@ -945,7 +1310,17 @@ def nft_value(p, c):
     raise AssertionError('numgen not last (refused by key_expr)')
 
 
-def nft_matches(r, c):
+def nft_matches(t, r, c):
+    if r.family is not None and r.family != c.family:
+        return False
+    if r.fib and c.dst not in c.local:
+        return False
+    if r.notsaddr and any(lo <= int(c.src) <= hi for lo, hi in r.notsaddr[1]):
+        return False
+    if r.inset:
+        # An element whose timeout ran out is gone.
+        if f'set @{r.inset[1]}' not in c.lists or c.age >= t.sets[r.inset[1]].timeout:
+            return False
     if r.protos is not None and c.proto not in r.protos:
         return False
     if r.mark and c.mark & r.mark[0] != r.mark[1]:
@@ -960,22 +1335,40 @@ def nft_matches(r, c):
 
 def nft_run(t, chain, conn, hits):
     """All ways through `chain`: [(prob, conn, 'ACCEPT'|'DROP'|None)], None
-    when a flow falls off the end. Adds ('element', MAP, LINE, KEY) of every
-    map element a flow takes to `hits`."""
+    when a flow falls off the end or returns. Adds ('element', MAP, LINE,
+    KEY) of every map element and ('rule', LINE) of every goto and dnat rule
+    a flow takes to `hits`."""
     out = []
     p, c = Fraction(1), conn
     for r in chain.rules:
-        if not nft_matches(r, c):
+        if not nft_matches(t, r, c):
             continue
         s = r.stmt
         if s == 'setmark':
             c = replace(c, mark=(c.mark & r.setmark[0]) | r.setmark[1])
             continue
+        if s == 'update':
+            c = replace(c, recorded=c.recorded | {f'set @{r.update[1]}'})
+            continue
         if s in ('accept', 'drop'):
             out.append((p, c, s.upper()))
             return out
+        if s == 'return':
+            out.append((p, c, None))
+            return out
+        if s == 'goto':
+            hits.add(('rule', r.line))
+            out += [(p * q, c2, v) for q, c2, v in nft_run(t, t.chains[r.goto], c, hits)]
+            return out
+        if s in ('dnat', 'dnatto', 'snat') and r.natfam != c.family:
+            continue                      # a NAT of the other family does nothing
         if s in ('snat', 'masquerade'):   # NAT statements end the chain: NF_ACCEPT
-            out.append((p, replace(c, snat=str(r.to) if s == 'snat' else 'masquerade'), 'ACCEPT'))
+            out.append((p, replace(c, snat=str(r.to[0]) if s == 'snat' else 'masquerade'), 'ACCEPT'))
+            return out
+        if s == 'dnatto':
+            hits.add(('rule', r.line))
+            a, port = r.to[0], r.to[1] or c.dport
+            out.append((p, replace(c, dst=a, dport=port, dnat=(a, port), place=place_of(r.comment)), 'ACCEPT'))
             return out
         miss = 0
         for q, e in nft_lookup(t.maps[r.map], r.key, c):
@@ -987,7 +1380,7 @@ def nft_run(t, chain, conn, hits):
                 # goto: the target's fall-through returns past this chain too.
                 out += [(p * q * q2, c2, v) for q2, c2, v in nft_run(t, t.chains[e.data[1]], c, hits)]
             else:
-                a, port = e.data[1], e.data[2]
+                a, port = e.data[1], e.data[2] or c.dport
                 out.append((p * q, replace(c, dst=a, dport=port, dnat=(a, port),
                                            place=place_of(e.comment or r.comment)), 'ACCEPT'))
         if not miss:
@@ -997,49 +1390,109 @@ def nft_run(t, chain, conn, hits):
     return out
 
 
-def trace_nft(t, proto, src, dst, dport, hits=None):
+def trace_nft(t, conn, hits=None):
     """nft: every outcome of one new connection (see follow)."""
     hits = set() if hits is None else hits
+    seen = conn.family in TABLE_FAMILIES[t.family]
 
     def run_hook(hk, flows):
-        chain = t.base.get(hk)
+        chain = t.base.get(hk) if seen else None
         if chain is None:           # no base chain on the hook: nothing to stop it
             return [(p, c, 'ACCEPT') for p, c in flows]
         return [(p * q, c2, v or chain.policy.upper())
                 for p, c in flows for q, c2, v in nft_run(t, chain, c, hits)]
-    return follow(run_hook, proto, src, dst, dport)
+    return follow(run_hook, conn)
 
 
 # ---------------------------------------------------------------------------
 # One face for check.py, whatever the format.
 
+FORMAT_FAMILY = {'iptables': 4, 'ip6tables': 6}
+
+
+def make_conn(proto, src, dst, dport, iface=None, local=()):
+    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    if s.version != d.version:
+        raise ValueError(f'source {src} and destination {dst} are of two families')
+    return Conn(proto, s, d, dport, iface=iface,
+                local=frozenset(ipaddress.ip_address(a) for a in local))
+
+
 class Ruleset:
-    """A loaded file: trace(), forward_policy(), and translators(): what
-    dispatches or translates (iptables: PREROUTING and DNAT rules; nft: map
-    elements), by the id trace() adds to its `hits` when a flow uses it."""
+    """A loaded file: trace(), forward_policy(), sees(), and translators():
+    what dispatches or translates (iptables: PREROUTING, DNAT and --rcheck
+    rules; nft: map elements, goto and dnat rules), by the id trace() adds
+    to its `hits` when a flow uses it."""
 
     def __init__(self, fmt, rules):
         self.format, self.rules = fmt, rules
 
-    def trace(self, proto, src, dst, dport, hits=None):
-        f = trace if self.format == 'iptables' else trace_nft
-        return f(self.rules, proto, src, dst, dport, hits)
+    def sees(self, family):
+        """Whether this file is meant to handle connections of the family."""
+        return FORMAT_FAMILY.get(self.format, family) == family
+
+    def _trace(self, conn, hits):
+        if self.format == 'nft':
+            return trace_nft(self.rules, conn, hits)
+        if conn.family != FORMAT_FAMILY[self.format]:
+            return trace({}, conn, hits)      # the other family's tables
+        mine = set()
+        res = trace(self.rules, conn, mine)
+        # iptables allow lists are one dispatch rule per entry, unmerged: an
+        # entry inside an earlier one (203.0.113.9/32 after 203.0.113.0/24)
+        # is never taken. A dispatch rule that the flow matches and that
+        # jumps where the rule that took it jumps counts as used too.
+        pre = self.rules.get('nat', {}).get('PREROUTING')
+        if pre:
+            taken = {r.target for r in pre.rules if ('rule', r.line) in mine}
+            mine |= {('rule', r.line) for r in pre.rules if r.target in taken and matches(r, conn)}
+        hits |= mine
+        return res
+
+    def trace(self, proto, src, dst, dport, hits=None, iface=None, local=(),
+              returning=None, age=0, first=None):
+        """Outcomes of a new connection; with `returning`, of a client whose
+        earlier connection `first` ((proto, dst, dport, iface), by default
+        this same flow) went to `returning`, `age` seconds ago. Raises
+        NoReturn when no such earlier connection can reach it."""
+        hits = set() if hits is None else hits
+        conn = make_conn(proto, src, dst, dport, iface, local)
+        if returning is None:
+            return self._trace(conn, hits)
+        fp, fd, fdp, fi = first or (proto, dst, dport, iface)
+        ways = [o for o in self._trace(make_conn(fp, src, fd, fdp, fi, local), hits)
+                if same_server(o['destination'], returning)]
+        total = sum(o['probability'] for o in ways)
+        if not total:
+            raise NoReturn(f'no new connection {fp} {src} -> {fd}:{fdp} goes to {returning}')
+        acc = {}
+        for o in ways:
+            c2 = replace(conn, lists=frozenset(o['recorded']), age=age)
+            for o2 in self._trace(c2, hits):
+                k = (o2['destination'], o2['forward'], o2['snat'], o2['place'], o2['recorded'])
+                acc[k] = acc.get(k, 0) + o['probability'] / total * o2['probability']
+        return outcome_list(acc)
 
     def forward_policy(self):
-        if self.format == 'iptables':
+        if self.format != 'nft':
             fwd = self.rules.get('filter', {}).get('FORWARD')
             return fwd.policy.lower() if fwd else 'accept'
         fwd = self.rules.base.get('forward')
         return fwd.policy if fwd else 'accept'
 
     def translators(self):
-        if self.format == 'iptables':
+        if self.format != 'nft':
             nat = self.rules.get('nat', {})
             return {('rule', r.line): f'line {r.line}: -A {c.name} ... -j {r.target}'
                     for c in nat.values() for r in c.rules
-                    if c.name == 'PREROUTING' or r.target == 'DNAT'}
-        return {('element', m.name, e.line, e.text): f'line {e.line}: element {e.text} of map {m.name}'
-                for m in self.rules.maps.values() for e in m.elements}
+                    if c.name == 'PREROUTING' or r.target == 'DNAT'
+                    or (r.recent and r.recent[0] == 'rcheck')}
+        out = {('element', m.name, e.line, e.text): f'line {e.line}: element {e.text} of map {m.name}'
+               for m in self.rules.maps.values() for e in m.elements}
+        out.update({('rule', r.line): f'line {r.line}: {stmt_word(r.stmt)} in chain {c.name}'
+                    for c in self.rules.chains.values() for r in c.rules
+                    if r.stmt in ('goto', 'dnatto')})
+        return out
 
 
 def short(p):
@@ -1051,7 +1504,7 @@ def short(p):
 def load(path, fmt='iptables'):
     with open(path, encoding='utf-8') as f:
         text = f.read()
-    return Ruleset(fmt, parse(text) if fmt == 'iptables' else parse_nft(text))
+    return Ruleset(fmt, parse_nft(text) if fmt == 'nft' else parse(text, FORMAT_FAMILY[fmt]))
 
 
 def main():
@@ -1061,28 +1514,42 @@ def main():
     ap.add_argument('--src', required=True)
     ap.add_argument('--dst', required=True)
     ap.add_argument('--dport', type=int, required=True)
-    ap.add_argument('--format', choices=('iptables', 'nft'), default='iptables')
+    ap.add_argument('--format', choices=('iptables', 'ip6tables', 'nft'), default='iptables')
+    ap.add_argument('--iface', metavar='NAME')
+    ap.add_argument('--local', metavar='ADDR', action='append', default=[])
+    ap.add_argument('--returning', metavar='SERVER')
+    ap.add_argument('--age', type=int, default=0, metavar='SECONDS')
     ap.add_argument('--json', action='store_true')
     a = ap.parse_args()
     if not 1 <= a.dport <= 65535:
         ap.error('--dport must be 1-65535')
+    if a.age < 0 or (a.age and a.returning is None):
+        ap.error('--age takes seconds >= 0, and only with --returning')
     try:
-        res = load(a.file, a.format).trace(a.proto, a.src, a.dst, a.dport)
+        res = load(a.file, a.format).trace(a.proto, a.src, a.dst, a.dport, iface=a.iface,
+                                           local=a.local, returning=a.returning, age=a.age)
     except ParseError as e:
         print(e.where(a.file), file=sys.stderr)
         sys.exit(2)
+    except NoReturn as e:
+        print(f'trace.py: {e}', file=sys.stderr)
+        sys.exit(1)
     except (OSError, ValueError) as e:
         print(f'trace.py: {e}', file=sys.stderr)
         sys.exit(2)
     if a.json:
-        print(json.dumps([dict(o, probability=str(o['probability'])) for o in res], indent=1))
+        print(json.dumps([dict(o, probability=str(o['probability']), recorded=list(o['recorded']))
+                          for o in res], indent=1))
         return
-    print(f'{a.proto} {a.src} -> {a.dst}:{a.dport}')
+    print(f'{a.proto} {a.src} -> {endpoint(ipaddress.ip_address(a.dst), a.dport)}'
+          + (f' on {a.iface}' if a.iface else '')
+          + (f', returning to {a.returning} after {a.age}s' if a.returning else ''))
     for o in res:
         p = o['probability']
         print(f'  {short(p):>29} ({float(p):.12f})  dest {o["destination"] or "not translated"}'
               f'  forward {o["forward"]}  snat {o["snat"] or "none"}'
-              f'  from {o["place"] or "-"}')
+              f'  from {o["place"] or "-"}'
+              + (f'  records {", ".join(o["recorded"])}' if o['recorded'] else ''))
 
 
 if __name__ == '__main__':
