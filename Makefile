@@ -104,7 +104,8 @@ install-check: tcproutec
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors verify-cli install-check determinism lint-man kernel trace
+test: all unit golden errors verify-cli install-check determinism lint-man \
+      test-asan test-valgrind fuzz-regress kernel trace
 
 check: test
 

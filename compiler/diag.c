@@ -183,31 +183,15 @@ static int cmp_diag(const void *pa, const void *pb)
 #define C_RESET "\033[0m"
 
 /* Source text and messages may hold any byte; a terminal must only ever see
- * printable text from them. Control characters become '?', and so do bytes
- * that are not valid UTF-8. */
+ * printable text from them. */
 static void put_safe(FILE *out, const char *s, size_t n, bool keep_tabs)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < n;) {
-		if (p[i] >= 0x80) {
-			size_t len = src_utf8_len(p + i, n - i);
-			/* C1 controls (U+0080..U+009F) are two bytes: c2 80..9f. */
-			if (len == 0 || (len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)) {
-				fputc('?', out);
-				i += len ? len : 1;
-			} else {
-				fwrite(p + i, 1, len, out);
-				i += len;
-			}
-		} else if ((p[i] < 0x20 && !(keep_tabs && p[i] == '\t')) ||
-			   p[i] == 0x7f) {
-			fputc('?', out);
-			i++;
-		} else {
-			fputc(p[i], out);
-			i++;
-		}
-	}
+	struct buf b;
+	buf_init(&b);
+	buf_add_printable(&b, s, n, keep_tabs);
+	if (b.len)
+		fwrite(b.data, 1, b.len, out);
+	buf_free(&b);
 }
 
 static void print_place(FILE *out, const struct loc *loc, bool color)

@@ -266,7 +266,8 @@ static void text_source(const struct m_route *r, struct buf *out)
 		size_t len;
 		const char *text = src_line(f, line, &len);
 		buf_printf(out, "  %6d | ", line);
-		buf_add(out, text, len);
+		/* Comments in the source may hold terminal escapes. */
+		buf_add_printable(out, text, len, true);
 		buf_putc(out, '\n');
 	}
 }

@@ -787,18 +787,23 @@ static void build_route(struct sema *s, const struct ast_stmt *st, struct m_rout
 	r->nallow = s->na;
 	if (rb.allow_item) {
 		r->allow = ARENA_ARRAY(s->a, struct m_addr, r->nallow ? r->nallow : 1);
-		memcpy(r->allow, s->abuf, r->nallow * sizeof(*r->allow));
+		if (r->nallow)
+			memcpy(r->allow, s->abuf, r->nallow * sizeof(*r->allow));
 	}
 	r->comment = rb.comment ? arena_strdup(s->a, rb.comment->text) : NULL;
 
 	r->nlisteners = s->nl;
 	r->listeners = ARENA_ARRAY(s->a, struct m_listener, r->nlisteners);
-	memcpy(r->listeners, s->lbuf, r->nlisteners * sizeof(*r->listeners));
+	/* memcpy from a NULL scratch (nothing was pushed) is undefined even
+	 * for 0 bytes: the fuzzer found it. */
+	if (r->nlisteners)
+		memcpy(r->listeners, s->lbuf, r->nlisteners * sizeof(*r->listeners));
 	for (size_t i = 0; i < r->nlisteners; i++)
 		r->protos |= r->listeners[i].proto;
 	r->nservers = s->ns;
 	r->servers = ARENA_ARRAY(s->a, struct m_server, r->nservers);
-	memcpy(r->servers, s->sbuf, r->nservers * sizeof(*r->servers));
+	if (r->nservers)
+		memcpy(r->servers, s->sbuf, r->nservers * sizeof(*r->servers));
 	check_duplicate_servers(s, r);
 
 	if (has_server && s->ns > 0 && model_active_weight(r) == 0 &&

@@ -202,6 +202,40 @@ void buf_add(struct buf *b, const char *s, size_t n)
 	b->len += n;
 }
 
+/* The length of the UTF-8 sequence at s, 0 if invalid (as src_utf8_len,
+ * kept here so that util depends on nothing). */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+	unsigned char c = s[0];
+	size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+		 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	if (n == 0 || n > avail)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+void buf_add_printable(struct buf *b, const char *s, size_t n, bool keep_tabs)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_len(p + i, n - i);
+		bool bad = len == 0 ||
+			   (len == 1 && ((p[i] < 0x20 && !(keep_tabs && p[i] == '\t')) ||
+					 p[i] == 0x7f)) ||
+			   (len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0);
+		if (bad) {
+			buf_putc(b, '?');
+			i += len ? len : 1;
+		} else {
+			buf_add(b, s + i, len);
+			i += len;
+		}
+	}
+}
+
 void buf_puts(struct buf *b, const char *s)
 {
 	buf_add(b, s, strlen(s));

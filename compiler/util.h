@@ -56,6 +56,10 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) TRC_PRINTF(2, 3);
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Appends text from a source file for a terminal to show: control
+ * characters (C0, DEL, C1) and bytes that are not UTF-8 become '?'; tabs
+ * are kept when keep_tabs. */
+void buf_add_printable(struct buf *b, const char *s, size_t n, bool keep_tabs);
 /* NUL-terminates without counting the NUL in len. */
 const char *buf_cstr(struct buf *b);
 
