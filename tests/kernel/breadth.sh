@@ -69,21 +69,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-passed=0 failed=0 skipped=0
-pass() { echo "ok: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-skip() { echo "SKIPPED: $*"; skipped=$((skipped + 1)); }
-finish() {
-    echo "$passed passed, $failed failed, $skipped skipped"
-    [ "$failed" -eq 0 ]
-    exit
-}
 
-bin=${TCPROUTEC:-./tcproutec}
-case "$bin" in
-    /*) ;;
-    *) bin="$TRC_ROOT/$bin" ;;
-esac
 
 CASES=(ipv6 dual-stack allow-from affinity port-range interface any-address
        udp-flow reload)

@@ -22,17 +22,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-passed=0 failed=0 skipped=0
-# In the checks (subshells) these only print; the counts are taken from
-# the printed reports.
-pass() { echo "ok: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-skip() { echo "SKIPPED: $*"; skipped=$((skipped + 1)); }
-finish() {
-    echo "$passed passed, $failed failed, $skipped skipped"
-    [ "$failed" -eq 0 ]
-    exit
-}
+# In the checks (subshells) pass and fail only print; the counts are
+# taken from the printed reports.
 
 # check_iptables FILE TOOL: load FILE twice with TOOL-restore (TOOL is
 # iptables-nft, ip6tables-legacy, ...) in a fresh namespace, compare the
