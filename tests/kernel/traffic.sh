@@ -104,12 +104,15 @@ loader_load() {
         nftables) nsx front nft -f "$2" ;;
     esac
 }
+# loader_save LOADER: the ruleset as the kernel holds it. The chain
+# policies' packet counters ([N:M]) are zeroed: a stray packet between two
+# saves must not read as a change of rules.
 loader_save() {
     case "$1" in
         iptables-nft) nsx front iptables-nft-save | grep -v '^#' ;;
         iptables-legacy) nsx front iptables-legacy-save | grep -v '^#' ;;
         nftables) nsx front nft list ruleset ;;
-    esac
+    esac | sed -E 's/^(:[^ ]+ [A-Z-]+) \[[0-9]+:[0-9]+\]$/\1 [0:0]/'
 }
 loader_tool() {
     case "$1" in
