@@ -149,27 +149,6 @@ batch_size() {
     fi
 }
 
-# probes TIMEOUT LABEL ROLE PROTO ADDR:PORT BIND ...: run the probes side by
-# side; result of probe LABEL with: result LABEL.
-probes() {
-    local timeout=$1 args=()
-    shift
-    while [ $# -gt 0 ]; do
-        args+=(--probe "$1" "$(trc_ns "$2")" "$3" "$4" "$5")
-        shift 5
-    done
-    trc_nettool probes --timeout "$timeout" "${args[@]}" > "$TRC_TMP/probes"
-}
-result() { sed -n "s/^$1 //p" "$TRC_TMP/probes"; }
-
-# expect_blocked LABEL RESULT: a probe that must not get an answer.
-expect_blocked() {
-    case "$2" in
-        answer*) fail "$1: not blocked: $2" ;;
-        timeout*|refused*) pass "$1: blocked ($2)" ;;
-        *) fail "$1: probe failed to run: $2" ;;
-    esac
-}
 
 # run_one CASE LOADER FILE: one full run in a fresh topology.
 run_one() {
