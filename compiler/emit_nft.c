@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "balance.h"
-#include "emit_ipt.h"
 #include "report.h"
 
 /* ---- map elements ------------------------------------------------------ */
@@ -40,7 +38,7 @@ struct elem {
 	uint8_t keylen;
 	uint8_t kind;
 	uint32_t lo, hi;          /* slots */
-	const struct m_route *r;
+	const struct plan_route *pr;
 	const struct m_listener *l;
 	size_t server;
 };
@@ -52,7 +50,7 @@ struct elems {
 };
 
 static struct elem *elems_add(struct elems *e, enum elem_kind kind,
-			      const struct m_route *r, const struct m_listener *l,
+			      const struct plan_route *pr, const struct m_listener *l,
 			      size_t server, uint64_t lo, uint64_t hi)
 {
 	if (e->len == e->cap) {
@@ -62,7 +60,7 @@ static struct elem *elems_add(struct elems *e, enum elem_kind kind,
 	struct elem *el = &e->v[e->len++];
 	memset(el, 0, sizeof(*el));
 	el->kind = (uint8_t)kind;
-	el->r = r;
+	el->pr = pr;
 	el->l = l;
 	el->server = server;
 	el->lo = (uint32_t)lo;
@@ -149,19 +147,15 @@ static const struct fam fams[2] = {
 };
 
 struct ctx {
+	const struct plan *p;
 	const struct model *m;
 	struct buf *out;
 	bool inet;             /* table inet: both families */
 };
 
-static const char *proto_name(enum ast_proto p)
+static uint8_t proto_num(enum m_proto p)
 {
-	return p == PROTO_TCP ? "tcp" : "udp";
-}
-
-static uint8_t proto_num(enum ast_proto p)
-{
-	return p == PROTO_TCP ? 6 : 17;
+	return p == M_TCP ? 6 : 17;
 }
 
 static void put_addr(struct buf *out, const struct m_addr *a)
@@ -171,10 +165,9 @@ static void put_addr(struct buf *out, const struct m_addr *a)
 	buf_puts(out, txt);
 }
 
-static void put_place(struct buf *out, const struct loc *loc, const char *route)
+static void put_place(struct buf *out, const char *text)
 {
-	buf_printf(out, " comment \"%s:%d: route %s\"", loc->file->base,
-		   loc->first_line, route);
+	buf_printf(out, " comment \"%s\"", text);
 }
 
 static void put_range(struct buf *out, uint64_t lo, uint64_t hi)
@@ -196,10 +189,10 @@ static void put_target(struct buf *out, const struct m_server *sv, unsigned port
 
 static void put_mark_set(struct buf *out, unsigned cls)
 {
-	unsigned mark = EMIT_IPT_MARK_OURS | cls << 16;
+	unsigned mark = PLAN_MARK_OURS | cls << 16;
 	/* nft folds "and 0xff00ffff or M" into this form when it lists. */
 	buf_printf(out, "\t\tct mark set ct mark & 0x%08x | 0x%08x\n",
-		   (~EMIT_IPT_MARK_MASK | mark) & 0xffffffffu, mark);
+		   (~PLAN_MARK_MASK | mark) & 0xffffffffu, mark);
 }
 
 /* Key bytes as nft exports each part: strings and addresses as they are,
@@ -230,33 +223,16 @@ static size_t put_key(uint8_t *key, const struct m_listener *l, int family,
 
 /* ---- routes ------------------------------------------------------------ */
 
-static uint64_t route_gcd(const struct m_route *r)
+/* The plan of a route of the model. */
+static const struct plan_route *plan_of(const struct plan *p, const struct m_route *r)
 {
-	return model_weight_gcd(r);
-}
-
-static uint64_t route_slots(const struct m_route *r)
-{
-	return model_active_weight(r) / route_gcd(r);
-}
-
-static bool route_weighted(const struct m_route *r)
-{
-	unsigned w = 0;
-	for (size_t i = 0; i < r->nservers; i++) {
-		if (r->servers[i].drain)
-			continue;
-		if (w && r->servers[i].weight != w)
-			return true;
-		w = r->servers[i].weight;
-	}
-	return false;
+	return &p->routes[r - p->m->routes];
 }
 
 /* The shared path takes random routes that only match their listeners. */
 static bool route_shared(const struct m_route *r)
 {
-	if (r->balance != BALANCE_RANDOM || r->affinity || r->allow || r->any_range)
+	if (r->balance != M_RANDOM || r->affinity || r->allow || r->any_range)
 		return false;
 	for (size_t j = 0; j < r->nlisteners; j++)
 		if (r->listeners[j].any || r->listeners[j].iface)
@@ -284,18 +260,20 @@ static int cmp_group(const void *pa, const void *pb)
 /* ---- the table --------------------------------------------------------- */
 
 /* Where a listener's connections go. */
-static void put_verdict(struct buf *out, const struct fam *f, const struct m_route *r)
+static void put_verdict(struct buf *out, const struct fam *f, const struct plan_route *pr)
 {
+	const struct m_route *r = pr->r;
 	if (route_shared(r))
 		buf_printf(out, " : goto random%s_%lu_c%u", f->sfx,
-			   (unsigned long)route_slots(r), r->snat_cls);
+			   (unsigned long)pr->slots, r->snat_cls);
 	else
 		buf_printf(out, " : goto route_%s", r->name);
 }
 
 static void put_elem(struct buf *out, const struct elem *el)
 {
-	const struct m_route *r = el->r;
+	const struct plan_route *pr = el->pr;
+	const struct m_route *r = pr->r;
 	const struct m_listener *l = el->l;
 	const struct m_server *sv = &r->servers[el->server];
 	switch ((enum elem_kind)el->kind) {
@@ -306,23 +284,23 @@ static void put_elem(struct buf *out, const struct elem *el)
 			put_addr(out, &l->addr);
 			buf_puts(out, " . ");
 		}
-		buf_puts(out, proto_name(l->proto));
+		buf_puts(out, model_proto_name(l->proto));
 		buf_puts(out, " . ");
 		put_range(out, l->port_lo, l->port_hi);
-		put_place(out, &l->loc, r->name);
-		put_verdict(out, &fams[r->family == 6], r);
+		put_place(out, pr->place);
+		put_verdict(out, &fams[r->family == 6], pr);
 		break;
 	case EK_SHARED:
 		put_addr(out, &l->addr);
-		buf_printf(out, " . %s . %u . ", proto_name(l->proto), l->port_lo);
+		buf_printf(out, " . %s . %u . ", model_proto_name(l->proto), l->port_lo);
 		put_range(out, el->lo, el->hi);
-		put_place(out, &sv->loc, r->name);
+		put_place(out, pr->place);
 		/* Keeping the port of a one-port listener is that port. */
 		put_target(out, sv, sv->port ? sv->port : l->port_lo);
 		break;
 	case EK_SLOT:
 		put_range(out, el->lo, el->hi);
-		put_place(out, &sv->loc, r->name);
+		put_place(out, pr->place);
 		if (r->affinity)
 			buf_printf(out, " : goto route_%s.s%zu", r->name, el->server);
 		else
@@ -340,7 +318,7 @@ static void emit_listener_maps(struct ctx *c, const struct fam *f)
 	static const char *const suffix[LM_COUNT] = {"", "_if", "_any", "_any_if"};
 	struct elems maps[LM_COUNT] = {{0}};
 	for (size_t i = 0; i < c->m->nroutes; i++) {
-		const struct m_route *r = &c->m->routes[i];
+		const struct m_route *r = c->p->by_name[i]->r;
 		if (r->family != f->family)
 			continue;
 		for (size_t j = 0; j < r->nlisteners; j++) {
@@ -348,7 +326,8 @@ static void emit_listener_maps(struct ctx *c, const struct fam *f)
 			enum lmap which = (enum lmap)model_listener_class(l);
 			if (l->port_lo != l->port_hi)
 				maps[which].interval = true;
-			struct elem *el = elems_add(&maps[which], EK_LISTENER, r, l, 0, 0, 0);
+			struct elem *el = elems_add(&maps[which], EK_LISTENER,
+						    plan_of(c->p, r), l, 0, 0, 0);
 			el->keylen = (uint8_t)put_key(el->key, l, f->family, l->iface,
 						      !l->any, false, 0);
 		}
@@ -382,19 +361,20 @@ static void emit_shared_maps(struct ctx *c, const struct fam *f,
 		struct elems servers = {0};
 		size_t count = 0;
 		for (size_t i = 0; i < c->m->nroutes; i++) {
-			const struct m_route *r = &c->m->routes[i];
-			if (r->family != f->family || !route_shared(r) || route_slots(r) != w)
+			const struct m_route *r = c->p->by_name[i]->r;
+			if (r->family != f->family || !route_shared(r) ||
+			    plan_of(c->p, r)->slots != w)
 				continue;
-			servers.interval |= route_weighted(r);
+			servers.interval |= plan_of(c->p, r)->weighted;
 			for (size_t k = 0; k < r->nservers; k++)
 				count += r->servers[k].drain ? 0 : r->nlisteners;
 		}
 		elems_reserve(&servers, count);
 		for (size_t i = 0; i < c->m->nroutes; i++) {
-			const struct m_route *r = &c->m->routes[i];
-			if (r->family != f->family || !route_shared(r) || route_slots(r) != w)
+			const struct m_route *r = c->p->by_name[i]->r;
+			const struct plan_route *pr = plan_of(c->p, r);
+			if (r->family != f->family || !route_shared(r) || pr->slots != w)
 				continue;
-			uint64_t gcd = route_gcd(r);
 			for (size_t j = 0; j < r->nlisteners; j++) {
 				const struct m_listener *l = &r->listeners[j];
 				uint64_t slot = 0;
@@ -402,8 +382,8 @@ static void emit_shared_maps(struct ctx *c, const struct fam *f,
 					const struct m_server *sv = &r->servers[k];
 					if (sv->drain)
 						continue;
-					uint64_t span = sv->weight / gcd;
-					struct elem *el = elems_add(&servers, EK_SHARED, r, l, k,
+					uint64_t span = pr->servers[k].slots;
+					struct elem *el = elems_add(&servers, EK_SHARED, pr, l, k,
 								    slot, slot + span - 1);
 					el->keylen = (uint8_t)put_key(el->key, l, f->family, false,
 								      true, true, (uint32_t)slot);
@@ -436,19 +416,18 @@ static void emit_own_maps(struct ctx *c, struct own *own)
 	for (int k = 0; k < 5; k++)
 		maps[k].interval = true;
 	for (size_t i = 0; i < c->m->nroutes; i++) {
-		const struct m_route *r = &c->m->routes[i];
+		const struct m_route *r = c->p->by_name[i]->r;
 		if (route_shared(r))
 			continue;
 		int k = r->affinity ? 4 : (r->family == 6 ? 2 : 0) + (r->keep_port ? 1 : 0);
-		own[i].base = bases[k];
-		own[i].map = names[k];
-		uint64_t gcd = route_gcd(r);
+		own[r - c->m->routes].base = bases[k];
+		own[r - c->m->routes].map = names[k];
+		const struct plan_route *pr = plan_of(c->p, r);
 		for (size_t s = 0; s < r->nservers; s++) {
-			const struct m_server *sv = &r->servers[s];
-			if (sv->drain)
+			if (!pr->servers[s].slots)
 				continue;
-			uint64_t span = sv->weight / gcd;
-			elems_add(&maps[k], EK_SLOT, r, NULL, s, bases[k], bases[k] + span - 1);
+			uint64_t span = pr->servers[s].slots;
+			elems_add(&maps[k], EK_SLOT, pr, NULL, s, bases[k], bases[k] + span - 1);
 			bases[k] += span;
 		}
 	}
@@ -469,7 +448,7 @@ static void emit_own_maps(struct ctx *c, struct own *own)
 static void emit_affinity_sets(struct ctx *c)
 {
 	for (size_t i = 0; i < c->m->nroutes; i++) {
-		const struct m_route *r = &c->m->routes[i];
+		const struct m_route *r = c->p->by_name[i]->r;
 		if (!r->affinity)
 			continue;
 		for (size_t s = 0; s < r->nservers; s++) {
@@ -503,7 +482,7 @@ static void emit_prerouting(struct ctx *c, const bool present[2])
 			continue;
 		bool has[LM_COUNT] = {false};
 		for (size_t i = 0; i < c->m->nroutes; i++) {
-			const struct m_route *r = &c->m->routes[i];
+			const struct m_route *r = c->p->by_name[i]->r;
 			if (r->family != f->family)
 				continue;
 			for (size_t j = 0; j < r->nlisteners; j++) {
@@ -537,12 +516,12 @@ static void put_dnat_protos(struct ctx *c, const struct m_route *r, const char *
 			    const char *tail, bool concat)
 {
 	const char *fam = !c->inet && !concat ? "" : r->family == 6 ? "ip6 " : "ip ";
-	static const enum ast_proto protos[] = {PROTO_TCP, PROTO_UDP};
+	static const enum m_proto protos[] = {M_TCP, M_UDP};
 	for (size_t p = 0; p < ARRAY_LEN(protos); p++) {
 		if (!(r->protos & protos[p]))
 			continue;
 		/* A DNAT that names a port needs the protocol matched first. */
-		buf_printf(c->out, "\t\tmeta l4proto %s dnat %sto %s", proto_name(protos[p]),
+		buf_printf(c->out, "\t\tmeta l4proto %s dnat %sto %s", model_proto_name(protos[p]),
 			   fam, what);
 		buf_puts(c->out, tail);
 		buf_putc(c->out, '\n');
@@ -631,6 +610,7 @@ static void put_allow(struct buf *out, const struct m_route *r)
 
 static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct own *own)
 {
+	const struct plan_route *pr = plan_of(c->p, r);
 	const char *ip = r->family == 6 ? "ip6" : "ip";
 	buf_printf(c->out, "\n\tchain route_%s {\n", r->name);
 	/* Others than the allowed clients leave before the mark: nothing
@@ -639,7 +619,7 @@ static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct 
 		buf_printf(c->out, "\t\t%s saddr != ", ip);
 		put_allow(c->out, r);
 		buf_puts(c->out, " return");
-		put_place(c->out, &r->loc, r->name);
+		put_place(c->out, pr->place);
 		buf_putc(c->out, '\n');
 	}
 	put_mark_set(c->out, r->snat_cls);
@@ -648,13 +628,13 @@ static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct 
 			continue;
 		buf_printf(c->out, "\t\t%s saddr @aff.%s.%zu goto route_%s.s%zu", ip,
 			   r->name, s, r->name, s);
-		put_place(c->out, &r->servers[s].loc, r->name);
+		put_place(c->out, pr->place);
 		buf_putc(c->out, '\n');
 	}
 	char pick[96];
-	uint64_t slots = route_slots(r);
+	uint64_t slots = pr->slots;
 	int n = snprintf(pick, sizeof(pick), "numgen %s mod %lu",
-			 r->balance == BALANCE_ROUNDROBIN ? "inc" : "random",
+			 r->balance == M_ROUNDROBIN ? "inc" : "random",
 			 (unsigned long)slots);
 	if (own->base)
 		snprintf(pick + n, sizeof(pick) - (size_t)n, " offset %lu",
@@ -662,11 +642,11 @@ static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct 
 	struct buf tail;
 	buf_init(&tail);
 	buf_printf(&tail, " map @%s", own->map);
-	put_place(&tail, &r->loc, r->name);
+	put_place(&tail, pr->place);
 	if (r->affinity) {
 		/* One pick for every protocol: the server chains DNAT. */
 		buf_printf(c->out, "\t\t%s vmap @%s", pick, own->map);
-		put_place(c->out, &r->loc, r->name);
+		put_place(c->out, pr->place);
 		buf_putc(c->out, '\n');
 	} else {
 		/* Each rule counts for itself: strict rotation per protocol. */
@@ -690,7 +670,7 @@ static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct 
 		if (sv->port)
 			buf_printf(&to, "%s:%u", r->family == 6 ? "]" : "", sv->port);
 		buf_init(&tail);
-		put_place(&tail, &sv->loc, r->name);
+		put_place(&tail, pr->place);
 		put_dnat_protos(c, r, buf_cstr(&to), buf_cstr(&tail), false);
 		buf_free(&to);
 		buf_free(&tail);
@@ -705,26 +685,20 @@ static void emit_postrouting(struct ctx *c, const bool present[2])
 			 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 	for (size_t k = SNAT_CLASS_MASQUERADE; k < m->nsnats; k++) {
 		const struct m_snat *sn = &m->snats[k];
-		if (!(present[0] && model_family_uses_snat(m, 4, sn->cls)) &&
-		    !(present[1] && model_family_uses_snat(m, 6, sn->cls)))
+		if (!(present[0] && plan_family_uses_snat(c->p, 4, sn->cls)) &&
+		    !(present[1] && plan_family_uses_snat(c->p, 6, sn->cls)))
 			continue;
-		buf_printf(c->out, "\t\tct mark & 0x%08x == 0x%08x ", EMIT_IPT_MARK_MASK,
-			   EMIT_IPT_MARK_OURS | sn->cls << 16);
-		if (sn->kind == SNAT_MASQUERADE) {
+		buf_printf(c->out, "\t\tct mark & 0x%08x == 0x%08x ", PLAN_MARK_MASK,
+			   PLAN_MARK_OURS | sn->cls << 16);
+		if (sn->kind == M_SNAT_MASQUERADE) {
 			buf_puts(c->out, "masquerade");
-			if (sn->loc.file)
-				buf_printf(c->out, " comment \"%s:%d: snat masquerade\"",
-					   sn->loc.file->base, sn->loc.first_line);
-			else
-				buf_printf(c->out, " comment \"%s: snat masquerade (default)\"",
-					   m->source);
 		} else {
 			char addr[64];
 			model_addr_str(&sn->addr, addr);
-			buf_printf(c->out, "snat %sto %s comment \"%s:%d: snat %s\"",
-				   c->inet ? (sn->addr.family == 6 ? "ip6 " : "ip ") : "",
-				   addr, sn->loc.file->base, sn->loc.first_line, addr);
+			buf_printf(c->out, "snat %sto %s",
+				   c->inet ? (sn->addr.family == 6 ? "ip6 " : "ip ") : "", addr);
 		}
+		put_place(c->out, c->p->snat_place[k]);
 		buf_putc(c->out, '\n');
 	}
 	buf_puts(c->out, "\t}\n");
@@ -732,31 +706,26 @@ static void emit_postrouting(struct ctx *c, const bool present[2])
 
 static void emit_forward(struct ctx *c)
 {
-	const struct model *m = c->m;
-	if (m->forward_accept)
+	if (c->m->forward_accept)
 		return;
-	char place[300];
-	if (m->policy_explicit)
-		snprintf(place, sizeof(place), "%s:%d: policy forward drop",
-			 m->policy_loc.file->base, m->policy_loc.first_line);
-	else
-		snprintf(place, sizeof(place), "%s: policy forward drop (default)", m->source);
 	buf_printf(c->out, "\n\tchain forward {\n"
 		   "\t\ttype filter hook forward priority filter; policy drop;\n"
-		   "\t\tct state established,related accept comment \"%s: replies and related\"\n"
-		   "\t\tct status dnat ct mark & 0x%08x == 0x%08x accept comment \"%s: routed connections\"\n"
-		   "\t}\n", place, EMIT_IPT_MARK_OURS, EMIT_IPT_MARK_OURS, place);
+		   "\t\tct state established,related accept comment \"%s\"\n"
+		   "\t\tct status dnat ct mark & 0x%08x == 0x%08x accept comment \"%s\"\n"
+		   "\t}\n", c->p->policy_place[0], PLAN_MARK_OURS, PLAN_MARK_OURS,
+		   c->p->policy_place[1]);
 }
 
-void emit_nft(const struct model *m, const char *table, struct buf *out)
+void emit_nft(const struct plan *p, const char *table, struct buf *out)
 {
-	struct ctx c = {.m = m, .out = out};
+	const struct model *m = p->m;
+	struct ctx c = {.p = p, .m = m, .out = out};
 	bool present[2] = {model_family_routes(m, 4) > 0 || m->nroutes == 0,
 			   model_family_routes(m, 6) > 0};
 	c.inet = present[0] && present[1];
 	const char *family = c.inet ? "inet" : present[1] ? "ip6" : "ip";
 
-	report_header(m, 0, out, "# ");
+	report_header(p, 0, out, "# ");
 	/* Delete the table in every family: a file that moves from ip to inet
 	 * must not leave the old table behind. */
 	static const char *const all[] = {"ip", "ip6", "inet"};
@@ -770,7 +739,8 @@ void emit_nft(const struct model *m, const char *table, struct buf *out)
 	for (size_t i = 0; i < m->nroutes; i++) {
 		const struct m_route *r = &m->routes[i];
 		if (route_shared(r))
-			groups[ngroups++] = (struct group){r->family, route_slots(r), r->snat_cls};
+			groups[ngroups++] = (struct group){r->family, p->routes[i].slots,
+							   r->snat_cls};
 	}
 	qsort(groups, ngroups, sizeof(*groups), cmp_group);
 	size_t n = 0;
@@ -799,9 +769,11 @@ void emit_nft(const struct model *m, const char *table, struct buf *out)
 			   "meta l4proto . th dport . numgen random mod %lu map @random%s_%lu\n"
 			   "\t}\n", f->ip, f->ip, w, f->sfx, w);
 	}
-	for (size_t i = 0; i < m->nroutes; i++)
-		if (!route_shared(&m->routes[i]))
-			emit_own_chain(&c, &m->routes[i], &own[i]);
+	for (size_t i = 0; i < m->nroutes; i++) {
+		const struct m_route *r = p->by_name[i]->r;
+		if (!route_shared(r))
+			emit_own_chain(&c, r, &own[r - m->routes]);
+	}
 	emit_postrouting(&c, present);
 	emit_forward(&c);
 	buf_puts(out, "}\n");

@@ -3,11 +3,11 @@
 #ifndef TRC_EMIT_NFT_H
 #define TRC_EMIT_NFT_H
 
-#include "model.h"
+#include "plan.h"
 #include "util.h"
 
 #define EMIT_NFT_DEFAULT_TABLE "tcproutec"
 
-void emit_nft(const struct model *m, const char *table, struct buf *out);
+void emit_nft(const struct plan *p, const char *table, struct buf *out);
 
 #endif

@@ -5,180 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "balance.h"
-#include "report.h"
-#include "sema.h"
 #include "src.h"
 
-/* ---- exact shares ----------------------------------------------------- */
-
-/* A fixed-point number in [0, 2^32): l[0] is the integer part, l[1..] the
- * fraction, most significant limb first. Each random rule multiplies what
- * is left by (2^31 - q) / 2^31 and truncates below 2^-256: after the
- * 100,000 rules a route may have, the error is under 10^-70, far below the
- * 12 digits printed. */
-#define FX_LIMBS 9
-
-struct fx {
-	uint32_t l[FX_LIMBS];
-};
-
-/* x *= m; the caller keeps the integer part within 32 bits. */
-static void fx_mul(struct fx *x, uint32_t m)
-{
-	uint64_t carry = 0;
-	for (int i = FX_LIMBS - 1; i >= 0; i--) {
-		uint64_t v = (uint64_t)x->l[i] * m + carry;
-		x->l[i] = (uint32_t)v;
-		carry = v >> 32;
-	}
-}
-
-/* x /= 2^31, truncating. */
-static void fx_shr31(struct fx *x)
-{
-	for (int i = FX_LIMBS - 1; i > 0; i--)
-		x->l[i] = (x->l[i] >> 31) | (x->l[i - 1] << 1);
-	x->l[0] >>= 31;
-}
-
-/* "I.DDDDDDDDDDDD" from an integer part, 12 digits and whether what
- * follows them is at least half a unit of the last digit. */
-static void put_decimal(unsigned ip, char digits[12], bool up, char out[20])
-{
-	for (int d = 11; up && d >= 0; d--) {
-		up = digits[d] == '9';
-		digits[d] = up ? '0' : (char)(digits[d] + 1);
-	}
-	snprintf(out, 20, "%u.%.12s", ip + (up ? 1u : 0u), digits);
-}
-
-static void fx_decimal(struct fx x, char out[20])
-{
-	unsigned ip = x.l[0];
-	char digits[12];
-	for (int d = 0; d < 12; d++) {
-		x.l[0] = 0;
-		fx_mul(&x, 10);
-		digits[d] = (char)('0' + x.l[0]);
-	}
-	put_decimal(ip, digits, (x.l[1] & 0x80000000u) != 0, out);
-}
-
-static void ratio_decimal(uint64_t num, uint64_t den, char out[20])
-{
-	char digits[12];
-	uint64_t r = num % den;
-	for (int d = 0; d < 12; d++) {
-		r *= 10;
-		digits[d] = (char)('0' + r / den);
-		r %= den;
-	}
-	put_decimal((unsigned)(num / den), digits, 2 * r >= den, out);
-}
-
-static uint64_t active_gcd(const struct m_route *r)
-{
-	return model_weight_gcd(r);
-}
-
-void explain_shares(const struct m_route *r, enum explain_target t,
-		    struct explain_share *shares)
-{
-	double *fractions = xmalloc(xmul(r->nservers ? r->nservers : 1, sizeof(double)));
-	report_shares(r, fractions);
-	bool by_slots = r->balance == BALANCE_ROUNDROBIN || t == EXPLAIN_NFT;
-	uint64_t g = active_gcd(r), total = model_active_weight(r) / g, slot = 0;
-	uint64_t rest = model_active_weight(r);
-	size_t last = 0;
-	for (size_t i = 0; i < r->nservers; i++)
-		if (!r->servers[i].drain)
-			last = i;
-	struct fx left = {.l = {1}};
-	for (size_t i = 0; i < r->nservers; i++) {
-		const struct m_server *sv = &r->servers[i];
-		struct explain_share *s = &shares[i];
-		memset(s, 0, sizeof(*s));
-		s->by_slots = by_slots;
-		s->total_slots = by_slots ? total : 0;
-		if (sv->drain) {
-			ratio_decimal(0, 1, s->decimal);
-			continue;
-		}
-		if (by_slots) {
-			s->first_slot = slot;
-			s->slots = sv->weight / g;
-			slot += s->slots;
-			s->fraction = (double)s->slots / (double)total;
-			ratio_decimal(s->slots, total, s->decimal);
-			continue;
-		}
-		s->fraction = fractions[i];
-		if (i == last) {
-			fx_decimal(left, s->decimal);
-			continue;
-		}
-		s->has_q31 = true;
-		s->q31 = balance_q31(sv->weight, rest);
-		rest -= sv->weight;
-		struct fx share = left;
-		fx_mul(&share, s->q31);
-		fx_shr31(&share);
-		fx_decimal(share, s->decimal);
-		fx_mul(&left, BALANCE_Q31_ONE - s->q31);
-		fx_shr31(&left);
-	}
-	free(fractions);
-}
-
 /* ---- names of things -------------------------------------------------- */
-
-static void addr_port(const struct m_addr *a, unsigned port, char *out, size_t n)
-{
-	char text[64];
-	model_addr_str(a, text);
-	if (port == 0)
-		snprintf(out, n, "%s", text);
-	else if (a->family == 6)
-		snprintf(out, n, "[%s]:%u", text, port);
-	else
-		snprintf(out, n, "%s:%u", text, port);
-}
-
-static const char *proto_name(enum ast_proto p)
-{
-	return p == PROTO_UDP ? "udp" : "tcp";
-}
-
-void explain_listener_str(const struct m_route *r, const struct m_listener *l,
-			  char out[160])
-{
-	/* The same words as the header of every output. */
-	sema_listener_str(l, r->family, out, 160);
-}
-
-void explain_server_str(const struct m_server *s, char out[80])
-{
-	addr_port(&s->addr, s->port, out, 80);
-}
 
 void explain_snat_str(const struct model *m, const struct m_route *r, char out[64])
 {
 	const struct m_snat *sn = &m->snats[r->snat_cls];
-	if (sn->kind == SNAT_ADDR)
+	if (sn->kind == M_SNAT_ADDR)
 		model_addr_str(&sn->addr, out);
 	else
-		snprintf(out, 64, "%s", sn->kind == SNAT_NONE ? "none" : "masquerade");
-}
-
-const char *explain_target_name(enum explain_target t)
-{
-	return t == EXPLAIN_NFT ? "nft" : t == EXPLAIN_IP6TABLES ? "ip6tables" : "iptables";
-}
-
-static const char *balance_name(enum ast_balance b)
-{
-	return b == BALANCE_ROUNDROBIN ? "roundrobin" : "random";
+		snprintf(out, 64, "%s", sn->kind == M_SNAT_NONE ? "none" : "masquerade");
 }
 
 /* "198.51.100.0/24", or "203.0.113.7" for a single host (cidr: always
@@ -216,37 +53,37 @@ static void place_str(const struct loc *l, char *out, size_t n)
 }
 
 /* The balancing column of a server line: what its rule or slots are. */
-static void rule_str(const struct m_server *sv, const struct explain_share *s,
-		     char *out, size_t n)
+static void rule_str(const struct plan_route *pr, size_t i, char *out, size_t n)
 {
-	if (sv->drain)
+	const struct plan_server *s = &pr->servers[i];
+	if (!s->slots)
 		snprintf(out, n, "drained");
-	else if (s->by_slots && s->slots == 1)
+	else if (!pr->by_q31 && s->slots == 1)
 		snprintf(out, n, "slot %lu of %lu", (unsigned long)s->first_slot,
-			 (unsigned long)s->total_slots);
-	else if (s->by_slots)
+			 (unsigned long)pr->slots);
+	else if (!pr->by_q31)
 		snprintf(out, n, "slots %lu-%lu of %lu", (unsigned long)s->first_slot,
 			 (unsigned long)(s->first_slot + s->slots - 1),
-			 (unsigned long)s->total_slots);
-	else if (!s->has_q31 && s->fraction == 1.0)
+			 (unsigned long)pr->slots);
+	else if (!s->has_q31 && s->share == 1.0)
 		snprintf(out, n, "all");
 	else if (s->has_q31) {
 		char prob[16];
-		balance_q31_str(s->q31, prob);
+		plan_q31_str(s->q31, prob);
 		snprintf(out, n, "probability %s", prob);
 	} else {
 		snprintf(out, n, "the rest");
 	}
 }
 
-static void text_balance(const struct m_route *r, enum explain_target t,
-			 const struct explain_share *shares, struct buf *out)
+static void text_balance(const struct plan_route *pr, enum plan_target t, struct buf *out)
 {
-	unsigned long total = r->nservers ? (unsigned long)shares[0].total_slots : 0;
-	if (r->balance == BALANCE_ROUNDROBIN)
+	const struct m_route *r = pr->r;
+	unsigned long total = pr->slots;
+	if (r->balance == M_ROUNDROBIN)
 		buf_printf(out, "  balance  roundrobin: new connections take the %lu "
 			   "slot%s in turn\n", total, total == 1 ? "" : "s");
-	else if (t == EXPLAIN_NFT)
+	else if (t == PLAN_NFT)
 		buf_printf(out, "  balance  random: each new connection draws one of "
 			   "%lu slot%s\n", total, total == 1 ? "" : "s");
 	else
@@ -272,36 +109,33 @@ static void text_source(const struct m_route *r, struct buf *out)
 	}
 }
 
-static void text_route(const struct model *m, const struct m_route *r,
-		       enum explain_target t, struct buf *out)
+static void text_route(const struct plan *p, const struct plan_route *pr, struct buf *out)
 {
+	const struct model *m = p->m;
+	const struct m_route *r = pr->r;
 	char place[128], snat[64];
 	place_str(&r->loc, place, sizeof(place));
 	buf_printf(out, "\nroute %s (%s)%s\n", r->name, place, r->family == 6 ? ", IPv6" : "");
 	if (r->comment)
 		buf_printf(out, "  comment  %s\n", r->comment);
 
-	struct explain_share *shares =
-		xmalloc(xmul(r->nservers ? r->nservers : 1, sizeof(*shares)));
-	explain_shares(r, t, shares);
-
 	/* Columns: endpoint, weight, share, rule; then the place, lined up
 	 * with the listeners'. */
 	size_t wep = 0, wweight = 0, wrule = 0, wbody = 0;
 	char text[160], rule[64];
 	for (size_t i = 0; i < r->nlisteners; i++) {
-		explain_listener_str(r, &r->listeners[i], text);
+		model_listener_str(&r->listeners[i], r->family, text, sizeof(text));
 		if (strlen(text) > wbody)
 			wbody = strlen(text);
 	}
 	for (size_t i = 0; i < r->nservers; i++) {
-		explain_server_str(&r->servers[i], text);
+		model_server_str(&r->servers[i], text);
 		if (strlen(text) > wep)
 			wep = strlen(text);
 		int n = snprintf(text, sizeof(text), "%u", r->servers[i].weight);
 		if ((size_t)n > wweight)
 			wweight = (size_t)n;
-		rule_str(&r->servers[i], &shares[i], rule, sizeof(rule));
+		rule_str(pr, i, rule, sizeof(rule));
 		if (strlen(rule) > wrule)
 			wrule = strlen(rule);
 	}
@@ -311,7 +145,7 @@ static void text_route(const struct model *m, const struct m_route *r,
 
 	for (size_t i = 0; i < r->nlisteners; i++) {
 		const struct m_listener *l = &r->listeners[i];
-		explain_listener_str(r, l, text);
+		model_listener_str(l, r->family, text, sizeof(text));
 		place_str(&l->loc, place, sizeof(place));
 		buf_printf(out, "  listen   %s", text);
 		pad(out, strlen(text), wbody + 2);
@@ -320,22 +154,22 @@ static void text_route(const struct model *m, const struct m_route *r,
 	for (size_t i = 0; i < r->nservers; i++) {
 		const struct m_server *sv = &r->servers[i];
 		size_t start = out->len;
-		explain_server_str(sv, text);
+		model_server_str(sv, text);
 		buf_printf(out, "  server   %s", text);
 		pad(out, strlen(text), wep);
 		buf_printf(out, "  weight %-*u  %6.2f %%  ", (int)wweight, sv->weight,
-			   sv->drain ? 0.0 : shares[i].fraction * 100.0);
-		rule_str(sv, &shares[i], rule, sizeof(rule));
+			   pr->servers[i].share * 100.0);
+		rule_str(pr, i, rule, sizeof(rule));
 		buf_puts(out, rule);
 		pad(out, out->len - start - 11, wbody + 2);
 		place_str(&sv->loc, place, sizeof(place));
 		buf_printf(out, "%s\n", place);
 	}
-	text_balance(r, t, shares, out);
+	text_balance(pr, p->target, out);
 	explain_snat_str(m, r, snat);
-	if (m->snats[r->snat_cls].kind == SNAT_NONE)
+	if (m->snats[r->snat_cls].kind == M_SNAT_NONE)
 		buf_puts(out, "  snat     none: servers see the client's address");
-	else if (m->snats[r->snat_cls].kind == SNAT_MASQUERADE)
+	else if (m->snats[r->snat_cls].kind == M_SNAT_MASQUERADE)
 		buf_puts(out, "  snat     masquerade: the front's address on the way "
 			      "to each server");
 	else
@@ -366,13 +200,13 @@ static void text_route(const struct model *m, const struct m_route *r,
 	if (r->keep_port)
 		buf_puts(out, "  ports    each connection keeps its destination port\n");
 	text_source(r, out);
-	free(shares);
 }
 
-static void text_print(const struct model *m, enum explain_target t, struct buf *out)
+static void text_print(const struct plan *p, struct buf *out)
 {
+	const struct model *m = p->m;
 	buf_printf(out, "tcproutec %s explain: %s, target %s\n", TRC_VERSION,
-		   m->source, explain_target_name(t));
+		   m->source, plan_target_name(p->target));
 	char place[128];
 	place_str(&m->policy_loc, place, sizeof(place));
 	buf_printf(out, "forward policy: %s (%s)\n",
@@ -380,8 +214,8 @@ static void text_print(const struct model *m, enum explain_target t, struct buf 
 				     : "drop: only routed connections and their replies pass",
 		   m->policy_explicit ? place : "the default");
 	buf_printf(out, "routes: %zu\n", m->nroutes);
-	for (size_t i = 0; i < m->nroutes; i++)
-		text_route(m, &m->routes[i], t, out);
+	for (size_t i = 0; i < p->nroutes; i++)
+		text_route(p, &p->routes[i], out);
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -452,7 +286,8 @@ static void json_addr(struct buf *out, const struct m_addr *a)
 
 static void json_listener(struct buf *out, const struct m_listener *l)
 {
-	buf_printf(out, "        {\"protocol\": \"%s\", \"address\": ", proto_name(l->proto));
+	buf_printf(out, "        {\"protocol\": \"%s\", \"address\": ",
+		   model_proto_name(l->proto));
 	if (l->any)
 		buf_puts(out, "null");
 	else
@@ -465,9 +300,12 @@ static void json_listener(struct buf *out, const struct m_listener *l)
 	buf_putc(out, '}');
 }
 
-static void json_server(struct buf *out, const struct m_server *sv,
-			const struct explain_share *s)
+static void json_server(struct buf *out, const struct plan_route *pr, size_t i)
 {
+	const struct m_server *sv = &pr->r->servers[i];
+	const struct plan_server *s = &pr->servers[i];
+	char decimal[20];
+	plan_share_decimal(pr, i, decimal);
 	buf_puts(out, "        {\"address\": ");
 	json_addr(out, &sv->addr);
 	if (sv->port)
@@ -477,17 +315,17 @@ static void json_server(struct buf *out, const struct m_server *sv,
 	buf_printf(out, ", \"weight\": %u, \"drained\": %s,\n", sv->weight,
 		   sv->drain ? "true" : "false");
 	buf_printf(out, "         \"share\": {\"decimal\": \"%s\", \"percent\": \"%.2f\"},\n",
-		   s->decimal, sv->drain ? 0.0 : s->fraction * 100.0);
+		   decimal, s->share * 100.0);
 	buf_puts(out, "         \"rule\": ");
 	if (sv->drain) {
 		buf_puts(out, "null");
-	} else if (s->by_slots) {
+	} else if (!pr->by_q31) {
 		buf_printf(out, "{\"kind\": \"slots\", \"first\": %lu, \"count\": %lu, "
 			   "\"of\": %lu}", (unsigned long)s->first_slot,
-			   (unsigned long)s->slots, (unsigned long)s->total_slots);
+			   (unsigned long)s->slots, (unsigned long)pr->slots);
 	} else if (s->has_q31) {
 		char prob[16];
-		balance_q31_str(s->q31, prob);
+		plan_q31_str(s->q31, prob);
 		buf_printf(out, "{\"kind\": \"probability\", \"q31\": %lu, "
 			   "\"probability\": \"%s\"}", (unsigned long)s->q31, prob);
 	} else {
@@ -498,12 +336,10 @@ static void json_server(struct buf *out, const struct m_server *sv,
 	buf_putc(out, '}');
 }
 
-static void json_route(const struct model *m, const struct m_route *r,
-		       enum explain_target t, struct buf *out)
+static void json_route(const struct plan *p, const struct plan_route *pr, struct buf *out)
 {
-	struct explain_share *shares =
-		xmalloc(xmul(r->nservers ? r->nservers : 1, sizeof(*shares)));
-	explain_shares(r, t, shares);
+	const struct model *m = p->m;
+	const struct m_route *r = pr->r;
 
 	buf_puts(out, "    {\n      \"name\": ");
 	json_str(out, r->name);
@@ -513,21 +349,22 @@ static void json_route(const struct model *m, const struct m_route *r,
 	buf_puts(out, ",\n      \"comment\": ");
 	json_str(out, r->comment);
 	buf_printf(out, ",\n      \"balance\": \"%s\",\n      \"active_weight\": %lu,\n"
-		   "      \"slots\": ", balance_name(r->balance), model_active_weight(r));
-	if (r->nservers && shares[0].by_slots)
-		buf_printf(out, "%lu", (unsigned long)shares[0].total_slots);
+		   "      \"slots\": ", model_balance_name(r->balance),
+		   (unsigned long)pr->active_weight);
+	if (!pr->by_q31)
+		buf_printf(out, "%lu", (unsigned long)pr->slots);
 	else
 		buf_puts(out, "null");
 
 	const struct m_snat *sn = &m->snats[r->snat_cls];
 	buf_puts(out, ",\n      \"snat\": ");
-	if (sn->kind == SNAT_ADDR) {
+	if (sn->kind == M_SNAT_ADDR) {
 		buf_puts(out, "{\"kind\": \"address\", \"address\": ");
 		json_addr(out, &sn->addr);
 		buf_putc(out, '}');
 	} else {
 		buf_printf(out, "{\"kind\": \"%s\"}",
-			   sn->kind == SNAT_NONE ? "none" : "masquerade");
+			   sn->kind == M_SNAT_NONE ? "none" : "masquerade");
 	}
 	buf_puts(out, ",\n      \"allow\": ");
 	if (r->allow) {
@@ -549,7 +386,7 @@ static void json_route(const struct model *m, const struct m_route *r,
 	else
 		buf_puts(out, "null");
 	buf_puts(out, ",\n      \"chain\": ");
-	json_str(out, t != EXPLAIN_NFT ? r->chain : NULL);
+	json_str(out, pr->chain);
 
 	buf_puts(out, ",\n      \"listeners\": [");
 	for (size_t i = 0; i < r->nlisteners; i++) {
@@ -560,7 +397,7 @@ static void json_route(const struct model *m, const struct m_route *r,
 	buf_puts(out, "      \"servers\": [");
 	for (size_t i = 0; i < r->nservers; i++) {
 		buf_puts(out, i ? ",\n" : "\n");
-		json_server(out, &r->servers[i], &shares[i]);
+		json_server(out, pr, i);
 	}
 	buf_puts(out, r->nservers ? "\n      ],\n" : "],\n");
 
@@ -576,17 +413,17 @@ static void json_route(const struct model *m, const struct m_route *r,
 		json_strn(out, text, len);
 	}
 	buf_puts(out, "\n      ]}\n    }");
-	free(shares);
 }
 
-static void json_print(const struct model *m, enum explain_target t, struct buf *out)
+static void json_print(const struct plan *p, struct buf *out)
 {
+	const struct model *m = p->m;
 	buf_puts(out, "{\n  \"schema\": \"" EXPLAIN_SCHEMA "\",\n");
 	buf_puts(out, "  \"generator\": {\"name\": \"tcproutec\", \"version\": ");
 	json_str(out, TRC_VERSION);
 	buf_puts(out, "},\n  \"source\": ");
 	json_str(out, m->source);
-	buf_printf(out, ",\n  \"target\": \"%s\",\n", explain_target_name(t));
+	buf_printf(out, ",\n  \"target\": \"%s\",\n", plan_target_name(p->target));
 	buf_printf(out, "  \"forward_policy\": {\"action\": \"%s\", \"place\": ",
 		   m->forward_accept ? "accept" : "drop");
 	if (m->policy_explicit)
@@ -594,18 +431,17 @@ static void json_print(const struct model *m, enum explain_target t, struct buf 
 	else
 		buf_puts(out, "null");
 	buf_puts(out, "},\n  \"routes\": [");
-	for (size_t i = 0; i < m->nroutes; i++) {
+	for (size_t i = 0; i < p->nroutes; i++) {
 		buf_puts(out, i ? ",\n" : "\n");
-		json_route(m, &m->routes[i], t, out);
+		json_route(p, &p->routes[i], out);
 	}
 	buf_puts(out, m->nroutes ? "\n  ]\n}\n" : "]\n}\n");
 }
 
-void explain_print(const struct model *m, enum explain_target t,
-		   enum explain_format f, struct buf *out)
+void explain_print(const struct plan *p, enum explain_format f, struct buf *out)
 {
 	if (f == EXPLAIN_JSON)
-		json_print(m, t, out);
+		json_print(p, out);
 	else
-		text_print(m, t, out);
+		text_print(p, out);
 }

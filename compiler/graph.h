@@ -1,7 +1,7 @@
 /* graph.h: the routes as a Graphviz DOT graph (--graph).
  *
  * Listeners -> routes -> servers, each edge to a server labelled with the
- * share of new connections it really gets on the target (explain_shares).
+ * share of new connections it really gets on the target (from the plan).
  * A server that several routes use is one node. Deterministic: nodes and
  * edges in source order. Render with `dot -Tsvg`. */
 #ifndef TRC_GRAPH_H
@@ -11,6 +11,6 @@
 #include "model.h"
 #include "util.h"
 
-void graph_print(const struct model *m, enum explain_target t, struct buf *out);
+void graph_print(const struct plan *p, struct buf *out);
 
 #endif

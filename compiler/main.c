@@ -7,14 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compile.h"
 #include "diag.h"
 #include "emit_ipt.h"
 #include "emit_nft.h"
 #include "explain.h"
 #include "graph.h"
 #include "out.h"
-#include "parse.h"
-#include "sema.h"
 #include "verify.h"
 
 enum target { T_IPTABLES, T_IP6TABLES, T_NFT };
@@ -243,61 +242,34 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o, d);
 	bool color = use_color(o.color);
 
-	struct src_set srcs;
-	src_set_init(&srcs);
-	for (size_t i = 0; i < o.includes.len; i++)
-		src_add_dir(&srcs, o.includes.items[i]);
-	src_add_path_list(&srcs, getenv("TCPROUTEC_PATH"));
 	char *stdlib = find_stdlib();
-	src_add_dir(&srcs, stdlib);
-	srcs.stdlib_dir = srcs.dirs.items[srcs.dirs.len - 1];
-	free(stdlib);
-
-	struct arena *arena = arena_new();
-	struct arena *model_arena = arena_new();
-	struct ast_file file = {0}, overrides = {0};
-	struct parse_ctx pc = {.arena = arena, .diag = d, .srcs = &srcs};
-
-	/* -D values are parsed by the grammar itself, as a define line. */
-	pc.out = &overrides;
-	for (size_t i = 0; i < o.defines.len; i++) {
-		const char *def = o.defines.items[i];
-		const char *eq = strchr(def, '=');
-		char *text = arena_printf(arena, "define %.*s = %s\n", (int)(eq - def),
-					  def, eq + 1);
-		struct src_file *f = src_from_string(&srcs, "<command line>", text);
-		struct ast_stmt *before = overrides.last;
-		parse_file(&pc, f);
-		struct ast_stmt *added = before ? before->next : overrides.first;
-		if (diag_errors(d) == 0 && (!added || added->next))
-			diag_error(d, (struct loc){f, 1, 1, 1, 1},
-				   "-D %s is not one define", def);
-	}
-
-	int status = 0;
-	struct src_file *main_file;
-	bool again;
-	int errnum;
 	const char *display = strcmp(o.input, "-") == 0 ? "<stdin>" : o.input;
-	enum src_status st = src_load(&srcs, o.input, display, &main_file, &again, &errnum);
-	if (st != SRC_OK) {
-		fprintf(stderr, "tcproutec: cannot read %s: %s\n", o.input,
-			src_status_str(st, errnum));
+	static const enum plan_target targets[] = {
+		[T_IPTABLES] = PLAN_IPTABLES, [T_IP6TABLES] = PLAN_IP6TABLES,
+		[T_NFT] = PLAN_NFT,
+	};
+	struct compile_opts co = {
+		.target = targets[o.target],
+		.input = o.input,
+		.display = display,
+		.include_dirs = (const char *const *)o.includes.items,
+		.ninclude_dirs = o.includes.len,
+		.path_list = getenv("TCPROUTEC_PATH"),
+		.stdlib_dir = stdlib,
+		.defines = (const char *const *)o.defines.items,
+		.ndefines = o.defines.len,
+	};
+	struct compile c;
+	enum compile_status cs = compile_run(&c, &co, d);
+	free(stdlib);
+	int status = 0;
+	if (cs == COMPILE_UNREADABLE) {
+		fprintf(stderr, "tcproutec: %s\n", c.error);
 		status = 2;
 		goto done;
 	}
-	/* The semantic pass reads each statement as the parser makes it. */
-	struct model *m = NULL;
-	if (diag_errors(d) == 0) {
-		pc.out = &file;
-		/* The model gets an arena of its own: the parser's is rewound
-		 * after each route. */
-		pc.sema = sema_new(model_arena, d, &overrides, main_file->base);
-		parse_file(&pc, main_file);
-		m = sema_finish(pc.sema, pc.syntax_errors > 0);
-	}
 	diag_print(d, stderr, color);
-	if (!m) {
+	if (cs != COMPILE_OK) {
 		status = 1;
 		goto done;
 	}
@@ -313,16 +285,14 @@ int main(int argc, char **argv)
 			status = 2;
 			goto done;
 		}
-		enum explain_target et = o.target == T_NFT ? EXPLAIN_NFT :
-			o.target == T_IP6TABLES ? EXPLAIN_IP6TABLES : EXPLAIN_IPTABLES;
 		if (o.explain)
-			explain_print(m, et, (enum explain_format)o.explain, &out);
+			explain_print(c.plan, (enum explain_format)o.explain, &out);
 		else if (o.graph)
-			graph_print(m, et, &out);
+			graph_print(c.plan, &out);
 		else if (o.target == T_NFT)
-			emit_nft(m, o.nft_table, &out);
+			emit_nft(c.plan, o.nft_table, &out);
 		else
-			emit_ipt(m, o.target == T_IP6TABLES ? 6 : 4, &out);
+			emit_ipt(c.plan, o.target == T_IP6TABLES ? 6 : 4, &out);
 		if (o.verify)
 			status = verify_file(o.verify, display, &out, stdout);
 		else if (!out_commit(&of, &out, err, sizeof(err))) {
@@ -332,10 +302,7 @@ int main(int argc, char **argv)
 		buf_free(&out);
 	}
 done:
-	sema_free(pc.sema);
-	arena_free(arena);
-	arena_free(model_arena);
-	src_set_free(&srcs);
+	compile_free(&c);
 	diag_free(d);
 	vec_free(&o.includes);
 	vec_free(&o.defines);

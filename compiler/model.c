@@ -4,8 +4,6 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 
-#include "balance.h"
-
 void model_addr_str(const struct m_addr *a, char out[64])
 {
 	if (a->family == 6)
@@ -15,21 +13,41 @@ void model_addr_str(const struct m_addr *a, char out[64])
 			 a->bytes[2], a->bytes[3]);
 }
 
-unsigned long model_active_weight(const struct m_route *r)
+const char *model_proto_name(enum m_proto p)
 {
-	unsigned long w = 0;
-	for (size_t i = 0; i < r->nservers; i++)
-		if (!r->servers[i].drain)
-			w += r->servers[i].weight;
-	return w;
+	return p == M_UDP ? "udp" : "tcp";
 }
 
-bool model_family_uses_snat(const struct model *m, int family, unsigned cls)
+const char *model_balance_name(enum m_balance b)
 {
-	for (size_t i = 0; i < m->nroutes; i++)
-		if (m->routes[i].family == family && m->routes[i].snat_cls == cls)
-			return true;
-	return false;
+	return b == M_ROUNDROBIN ? "roundrobin" : "random";
+}
+
+void model_listener_str(const struct m_listener *l, int family, char *out, size_t n)
+{
+	char addr[64] = "*";
+	if (!l->any)
+		model_addr_str(&l->addr, addr);
+	const char *lb = family == 6 && !l->any ? "[" : "";
+	const char *rb = family == 6 && !l->any ? "]" : "";
+	int k = snprintf(out, n, "%s %s%s%s:%u", model_proto_name(l->proto), lb, addr,
+			 rb, l->port_lo);
+	if (l->port_hi != l->port_lo && k > 0 && (size_t)k < n)
+		k += snprintf(out + k, n - (size_t)k, "-%u", l->port_hi);
+	if (l->iface && k > 0 && (size_t)k < n)
+		snprintf(out + k, n - (size_t)k, " on %s", l->iface);
+}
+
+void model_server_str(const struct m_server *s, char out[80])
+{
+	char text[64];
+	model_addr_str(&s->addr, text);
+	if (s->port == 0)
+		snprintf(out, 80, "%s", text);
+	else if (s->addr.family == 6)
+		snprintf(out, 80, "[%s]:%u", text, s->port);
+	else
+		snprintf(out, 80, "%s:%u", text, s->port);
 }
 
 size_t model_family_routes(const struct model *m, int family)
@@ -38,15 +56,6 @@ size_t model_family_routes(const struct model *m, int family)
 	for (size_t i = 0; i < m->nroutes; i++)
 		n += m->routes[i].family == family;
 	return n;
-}
-
-unsigned long model_weight_gcd(const struct m_route *r)
-{
-	uint64_t g = 0;
-	for (size_t i = 0; i < r->nservers; i++)
-		if (!r->servers[i].drain)
-			g = balance_gcd(r->servers[i].weight, g);
-	return g ? (unsigned long)g : 1;
 }
 
 enum model_lclass model_listener_class(const struct m_listener *l)

@@ -9,8 +9,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ast.h"
+#include "limit.h"
 #include "src.h"
+
+/* The model's own words: the AST records what was written, these what it
+ * means, so that nothing above the model depends on the syntax tree. */
+enum m_proto { M_TCP = 1, M_UDP = 2 };         /* bits: a route's protos */
+enum m_balance { M_RANDOM = 1, M_ROUNDROBIN };
+enum m_snat_kind { M_SNAT_ADDR = 1, M_SNAT_MASQUERADE, M_SNAT_NONE };
 
 struct m_addr {
 	int family;           /* 4 or 6 */
@@ -19,7 +25,7 @@ struct m_addr {
 };
 
 struct m_listener {
-	enum ast_proto proto;
+	enum m_proto proto;
 	bool any;             /* listen *:PORT: any local address */
 	struct m_addr addr;
 	uint16_t port_lo, port_hi;
@@ -38,8 +44,8 @@ struct m_server {
 /* A distinct source rewrite. Class 0 is `snat none`, 1 `masquerade`, then
  * one per distinct address, in order of first use. */
 struct m_snat {
-	enum ast_snat kind;
-	struct m_addr addr;   /* SNAT_ADDR */
+	enum m_snat_kind kind;
+	struct m_addr addr;   /* M_SNAT_ADDR */
 	struct loc loc;       /* first use */
 	unsigned cls;
 	bool used;
@@ -50,14 +56,14 @@ struct m_route {
 	struct loc loc;       /* the 'route' keyword */
 	struct loc name_loc;
 	const char *comment;  /* NULL when none */
-	enum ast_balance balance;
+	struct loc comment_loc;
+	enum m_balance balance;
 	struct m_listener *listeners;
 	size_t nlisteners;
 	struct m_server *servers;
 	size_t nservers;
 	unsigned snat_cls;    /* index into model.snats */
-	unsigned protos;      /* PROTO_TCP | PROTO_UDP of its listeners */
-	const char *chain;    /* iptables chain name */
+	unsigned protos;      /* M_TCP | M_UDP of its listeners */
 	int family;           /* 4 or 6: every address of a route is of one */
 	bool keep_port;       /* servers are given without a port */
 	bool any_range;       /* a listener has a port range */
@@ -72,6 +78,7 @@ struct m_route {
 
 struct model {
 	const char *source;   /* base name of the main file */
+	const struct src_file *file;  /* the main file */
 	struct m_route *routes;
 	size_t nroutes;
 	struct m_snat *snats; /* by class */
@@ -85,21 +92,21 @@ struct model {
 
 #define SNAT_CLASS_NONE 0u
 #define SNAT_CLASS_MASQUERADE 1u
-#define SNAT_MAX_CLASSES 128u  /* 7 bits of the connection mark */
+#define SNAT_MAX_CLASSES LIM_SNAT_CLASSES
+
+/* "tcp 192.0.2.1:80", "udp [2001:db8::1]:53-54 on eth0", "tcp *:80". */
+void model_listener_str(const struct m_listener *l, int family, char *out, size_t n);
+/* "10.0.0.2:1234", "[2001:db8::2]:80", or the bare address (port kept). */
+void model_server_str(const struct m_server *s, char out[80]);
+const char *model_proto_name(enum m_proto p);
+const char *model_balance_name(enum m_balance b);
 
 /* Text of an address, e.g. "10.0.0.1" or "2001:db8::1" (no prefix). */
 void model_addr_str(const struct m_addr *a, char out[64]);
-/* Does any route of `family` (4 or 6) use snat class cls? */
-bool model_family_uses_snat(const struct model *m, int family, unsigned cls);
 /* Number of routes of `family`. */
 size_t model_family_routes(const struct model *m, int family);
-/* The greatest common divisor of the active servers' weights (1 if none):
- * slots are weights divided by it. */
-unsigned long model_weight_gcd(const struct m_route *r);
 /* The listener class of l: plain, on an interface, any address, both. */
 enum model_lclass { LC_PLAIN, LC_IF, LC_ANY, LC_ANY_IF, LC_COUNT };
 enum model_lclass model_listener_class(const struct m_listener *l);
-/* Active (not drained) servers' total weight. */
-unsigned long model_active_weight(const struct m_route *r);
 
 #endif

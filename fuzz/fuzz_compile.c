@@ -11,8 +11,8 @@
  * A refused source must come with an error. A broken invariant aborts,
  * which libFuzzer reports as a crash like any sanitizer finding.
  *
- * The pipeline is driven as compiler/main.c drives it (sema_new, parse_file
- * with the pass attached, sema_finish, sema_free): keep the two in step.
+ * The pipeline is compile_run, the entry point of compiler/main.c, once
+ * per target.
  * Built by fuzz/fuzz.mk; FUZZ_ROOT is the checkout, so that includes of the
  * stdlib and of the test helpers (inc/site.tr) resolve from anywhere. */
 #define _GNU_SOURCE
@@ -25,13 +25,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "compile.h"
 #include "diag.h"
 #include "emit_ipt.h"
 #include "emit_nft.h"
 #include "explain.h"
 #include "graph.h"
-#include "parse.h"
-#include "sema.h"
 #include "src.h"
 
 #ifndef FUZZ_ROOT
@@ -443,6 +442,38 @@ static void show(const char *target, const struct buf *out)
 		fprintf(stderr, "---- %s ----\n%.*s", target, (int)out->len, out->data);
 }
 
+/* Every output of one target's plan, and the checks that must hold of it. */
+static void check_outputs(const struct plan *p)
+{
+	struct buf out;
+	buf_init(&out);
+	if (p->target == PLAN_NFT) {
+		emit_nft(p, EMIT_NFT_DEFAULT_TABLE, &out);
+		show("nft", &out);
+		check_nft(&out, EMIT_NFT_DEFAULT_TABLE);
+	} else {
+		int family = p->target == PLAN_IP6TABLES ? 6 : 4;
+		const char *target = plan_target_name(p->target);
+		emit_ipt(p, family, &out);
+		show(target, &out);
+		check_ipt(target, &out);
+	}
+	/* The audit views read the same plan: --explain, --graph. */
+	out.len = 0;
+	explain_print(p, EXPLAIN_TEXT, &out);
+	show("explain", &out);
+	check_text("explain", &out);
+	out.len = 0;
+	explain_print(p, EXPLAIN_JSON, &out);
+	show("explain=json", &out);
+	check_json("explain=json", &out);
+	out.len = 0;
+	graph_print(p, &out);
+	show("graph", &out);
+	check_dot("graph", &out);
+	buf_free(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > SRC_MAX_FILE_SIZE)
@@ -465,83 +496,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 
-	struct diag_ctx *d = diag_new();
-	struct src_set srcs;
-	src_set_init(&srcs);
-	src_add_dir(&srcs, FUZZ_ROOT "/tests/golden");
-	src_add_dir(&srcs, FUZZ_ROOT "/tests/errors");
-	src_add_dir(&srcs, FUZZ_ROOT "/stdlib");
-	srcs.stdlib_dir = srcs.dirs.items[srcs.dirs.len - 1];
-
-	/* As main.c does it: the model has an arena of its own, since the
-	 * parser's is rewound after each route. */
-	struct arena *arena = arena_new();
-	struct arena *model_arena = arena_new();
-	struct ast_file file = {0}, overrides = {0};
-	struct parse_ctx pc = {.arena = arena, .diag = d, .srcs = &srcs, .out = &file};
-
-	struct src_file *main_file;
-	bool again;
-	int errnum;
-	/* Displayed as a plain base name, like a compile run in the file's
-	 * directory: relative includes look in the working directory. */
-	enum src_status st = src_load(&srcs, memfd_path, "fuzz.tr", &main_file,
-				      &again, &errnum);
-	if (st != SRC_OK) {
-		fprintf(stderr, "fuzz_compile: cannot load the input: %s\n",
-			src_status_str(st, errnum));
-		abort();
-	}
-	/* The semantic pass reads each statement as the parser makes it. */
-	pc.sema = sema_new(model_arena, d, &overrides, main_file->base);
-	parse_file(&pc, main_file);
-	struct model *m = sema_finish(pc.sema, pc.syntax_errors > 0);
-	/* A refused file must say why: exit 1 with no message is a bug. */
-	if (!m && diag_errors(d) == 0) {
-		fputs("fuzz_compile: refused without an error\n", stderr);
-		abort();
-	}
-	if (m && diag_errors(d) != 0) {
-		fputs("fuzz_compile: a model despite errors\n", stderr);
-		abort();
-	}
-	print_diags(d, size > 0 && (data[0] & 1));
-
-	if (m) {
-		struct buf out;
-		buf_init(&out);
-		for (int family = 4; family <= 6; family += 2) {
-			emit_ipt(m, family, &out);
-			const char *target = family == 4 ? "iptables" : "ip6tables";
-			show(target, &out);
-			check_ipt(target, &out);
-			out.len = 0;
+	/* One compile per target, each with the plan of its own: the emitters
+	 * and audit views of that target read it. */
+	static const char *const dirs[] = {FUZZ_ROOT "/tests/golden",
+					   FUZZ_ROOT "/tests/errors"};
+	for (int t = PLAN_IPTABLES; t <= PLAN_NFT; t++) {
+		struct diag_ctx *d = diag_new();
+		/* Displayed as a plain base name, like a compile run in the
+		 * file's directory: relative includes look in the working
+		 * directory. */
+		struct compile_opts o = {
+			.target = (enum plan_target)t, .input = memfd_path,
+			.display = "fuzz.tr", .include_dirs = dirs,
+			.ninclude_dirs = ARRAY_LEN(dirs),
+			.stdlib_dir = FUZZ_ROOT "/stdlib",
+		};
+		struct compile c;
+		enum compile_status st = compile_run(&c, &o, d);
+		if (st == COMPILE_UNREADABLE) {
+			fprintf(stderr, "fuzz_compile: cannot load the input: %s\n", c.error);
+			abort();
 		}
-		emit_nft(m, EMIT_NFT_DEFAULT_TABLE, &out);
-		show("nft", &out);
-		check_nft(&out, EMIT_NFT_DEFAULT_TABLE);
-		/* The audit views read the same model: --explain, --graph. */
-		for (int t = EXPLAIN_IPTABLES; t <= EXPLAIN_NFT; t++) {
-			out.len = 0;
-			explain_print(m, (enum explain_target)t, EXPLAIN_TEXT, &out);
-			show("explain", &out);
-			check_text("explain", &out);
-			out.len = 0;
-			explain_print(m, (enum explain_target)t, EXPLAIN_JSON, &out);
-			show("explain=json", &out);
-			check_json("explain=json", &out);
-			out.len = 0;
-			graph_print(m, (enum explain_target)t, &out);
-			show("graph", &out);
-			check_dot("graph", &out);
+		/* A refused file must say why: exit 1 with no message is a bug. */
+		if (st != COMPILE_OK && diag_errors(d) == 0) {
+			fputs("fuzz_compile: refused without an error\n", stderr);
+			abort();
 		}
-		buf_free(&out);
+		if (st == COMPILE_OK && diag_errors(d) != 0) {
+			fputs("fuzz_compile: a plan despite errors\n", stderr);
+			abort();
+		}
+		if (t == PLAN_IPTABLES)
+			print_diags(d, size > 0 && (data[0] & 1));
+		if (st == COMPILE_OK)
+			check_outputs(c.plan);
+		compile_free(&c);
+		diag_free(d);
 	}
-
-	sema_free(pc.sema);
-	arena_free(arena);
-	arena_free(model_arena);
-	src_set_free(&srcs);
-	diag_free(d);
 	return 0;
 }

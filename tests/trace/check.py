@@ -22,7 +22,7 @@ from the compiler, so a compiler bug cannot agree with itself:
      "balance": "random",               # random | roundrobin
      "snat": "10.0.0.1",                # address | "masquerade" | null (none)
      "servers": [{"addr": "10.0.0.2", "port": 1234, "weight": 1,
-                  "place": "article.tr:9"},  # optional: DNAT rule's FILE:LINE
+                  "place": "article.tr:9"},  # optional: the DNAT rule's comment, "FILE: route NAME"
                  {"addr": "10.0.0.4", "port": 1234, "drain": true}]}  # or "weight": 0
   ],
   "undeclared": [{"proto": "tcp", "dst": "192.168.1.1", "dport": 80,

@@ -5,20 +5,43 @@
 
 #include "explain.h"
 
+#define EXPLAIN_IPTABLES PLAN_IPTABLES
+#define EXPLAIN_NFT PLAN_NFT
+
+/* What the plan says of one server, in one place for the assertions. */
+struct share {
+	bool by_slots, has_q31;
+	uint32_t q31;
+	uint64_t first_slot, slots, total_slots;
+	char decimal[20];
+	double fraction;
+};
+
 struct shares {
 	struct unit_compile c;
-	struct explain_share *s;
+	struct share *s;
 };
 
 static const struct m_route *compile_route(struct shares *sh, const char *text,
-					   enum explain_target t)
+					   enum plan_target t)
 {
-	unit_compile(&sh->c, text);
-	assert_non_null(sh->c.model);
-	assert_true(sh->c.model->nroutes >= 1);
-	const struct m_route *r = &sh->c.model->routes[0];
+	unit_compile_target(&sh->c, "t.tr", text, NULL, t);
+	assert_non_null(sh->c.plan);
+	assert_true(sh->c.plan->nroutes >= 1);
+	const struct plan_route *pr = &sh->c.plan->routes[0];
+	const struct m_route *r = pr->r;
 	sh->s = xcalloc(r->nservers, sizeof(*sh->s));
-	explain_shares(r, t, sh->s);
+	for (size_t i = 0; i < r->nservers; i++) {
+		struct share *s = &sh->s[i];
+		s->by_slots = !pr->by_q31;
+		s->has_q31 = pr->servers[i].has_q31;
+		s->q31 = pr->servers[i].q31;
+		s->first_slot = pr->servers[i].first_slot;
+		s->slots = pr->servers[i].slots;
+		s->total_slots = s->by_slots ? pr->slots : 0;
+		s->fraction = pr->servers[i].share;
+		plan_share_decimal(pr, i, s->decimal);
+	}
 	return r;
 }
 
@@ -28,14 +51,14 @@ static void free_shares(struct shares *sh)
 	unit_compile_free(&sh->c);
 }
 
-static char *explain_text(const char *src, enum explain_target t, enum explain_format f)
+static char *explain_text(const char *src, enum plan_target t, enum explain_format f)
 {
 	struct unit_compile c;
-	unit_compile(&c, src);
-	assert_non_null(c.model);
+	unit_compile_target(&c, "t.tr", src, NULL, t);
+	assert_non_null(c.plan);
 	struct buf out;
 	buf_init(&out);
-	explain_print(c.model, t, f, &out);
+	explain_print(c.plan, f, &out);
 	char *s = xstrdup(buf_cstr(&out));
 	buf_free(&out);
 	unit_compile_free(&c);
