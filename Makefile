@@ -145,3 +145,5 @@ clean:
 # Sanitizer and valgrind runs (test-asan, test-valgrind), docs (graph).
 -include mk/sanitize.mk
 -include mk/docs.mk
+# The compile-only matrix of compilers, levels and sanitizers (build-matrix).
+-include mk/matrix.mk
