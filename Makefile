@@ -30,7 +30,7 @@ LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/le
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
 .PHONY: FORCE all test check unit golden errors kernel trace lint-man deps install \
-        verify-cli determinism install-check build-check \
+        verify-cli determinism install-check build-check options-check \
         uninstall clean golden-update errors-update
 
 all: tcproutec
@@ -106,10 +106,14 @@ install-check: tcproutec
 build-check:
 	tests/build.sh
 
+options-check: tcproutec
+	tests/options.sh
+
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors verify-cli install-check build-check determinism lint-man \
+test: all unit golden errors verify-cli options-check install-check build-check \
+      determinism lint-man \
       test-asan test-valgrind fuzz-regress kernel trace
 
 check: test
