@@ -1,5 +1,14 @@
 #!/bin/sh
-# Command-line options: values that are refused, and why.
+# Command-line options: every option documented everywhere, and values
+# that are refused, and why.
+#
+# Documentation: the options `tcproutec --help` lists, those of OPTIONS in
+# man/tcproutec.1 and those of the summary under "## Options" in README.md
+# must be the same: an option missing from any one fails, both ways. The
+# lists are read from the texts themselves (help and README: the words
+# that start with '-' in the first column of each option line; man page:
+# each `Fl` of an `.It` line of OPTIONS), so a new option needs no change
+# here, only its three descriptions.
 #
 # --nft-table: the nft output deletes and recreates the table of its name
 # in the ip, ip6 and inet families, so the names other tools on the host
@@ -28,6 +37,54 @@ trap 'exit 130' INT TERM HUP
 passed=0 failed=0
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
 no() { echo "FAIL: $*"; failed=$((failed + 1)); }
+
+# ---- every option in --help, the man page and the README -------------------
+
+# summary_options: the options of an option summary on stdin (--help, the
+# README block): a line whose first word, after at most six blanks, starts
+# with '-' is an option line; its option column ends at the first two
+# blanks; each word of it that starts with '-' is an option, cut before
+# '=' or '[' (--explain[=FORMAT], --color=WHEN).
+summary_options() {
+    awk '{
+        match($0, /^ */)
+        if (RLENGTH > 6 || substr($0, RLENGTH + 1, 1) != "-") next
+        col = substr($0, RLENGTH + 1)
+        if ((i = index(col, "  ")) > 0) col = substr(col, 1, i - 1)
+        n = split(col, w, /[ ,]+/)
+        for (j = 1; j <= n; j++)
+            if (w[j] ~ /^-/) { sub(/[=[].*/, "", w[j]); print w[j] }
+    }' | sort -u
+}
+
+"$bin" --help | summary_options > "$tmp/help"
+# OPTIONS of the man page: "Fl t" is -t, "Fl -target" is --target.
+awk '/^\.Sh / { in_opts = ($2 == "OPTIONS") }
+     in_opts && /^\.It / { for (i = 2; i < NF; i++) if ($i == "Fl") print "-" $(i + 1) }' \
+    "$man" | sort -u > "$tmp/man"
+# The fenced block(s) of the README's "## Options" section.
+awk '/^## / { in_sec = ($0 == "## Options") }
+     in_sec && /^```/ { in_code = !in_code; next }
+     in_sec && in_code' "$root/README.md" | summary_options > "$tmp/readme"
+
+for list in help man readme; do
+    if [ "$(wc -l < "$tmp/$list")" -lt 5 ]; then
+        no "found only $(wc -l < "$tmp/$list") options in the $list text: is it still in the form this test reads?"
+    fi
+done
+# same A B WHERE-A WHERE-B: every option of A is in B.
+same() {
+    s_missing=$(comm -23 "$tmp/$1" "$tmp/$2" | tr '\n' ' ')
+    if [ -n "$s_missing" ]; then
+        no "in $3 but not in $4: $s_missing"
+    else
+        ok "every option of $3 is in $4"
+    fi
+}
+same help man "tcproutec --help" "man/tcproutec.1 (OPTIONS)"
+same help readme "tcproutec --help" "README.md (## Options)"
+same man help "man/tcproutec.1 (OPTIONS)" "tcproutec --help"
+same readme help "README.md (## Options)" "tcproutec --help"
 
 # ---- --nft-table -----------------------------------------------------------
 
