@@ -30,7 +30,7 @@ LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/le
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
 .PHONY: FORCE all test check unit golden errors kernel trace lint-man deps install \
-        verify-cli determinism install-check \
+        verify-cli determinism install-check build-check options-check \
         uninstall clean golden-update errors-update
 
 all: tcproutec
@@ -48,9 +48,11 @@ $(B)/lexer.c $(B)/lexer.h &: grammar/lexer.l | $(B)
 $(B)/%.o: compiler/%.c $(HDRS) | $(B)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# main.c bakes in the stdlib directory: rebuild it when PREFIX or DATADIR
-# change (the stamp is rewritten only when its text differs).
-$(B)/main.o: $(B)/datadir.stamp
+# Every object is compiled with -DTRC_VERSION and -DTRC_STDLIB_DIR, and
+# several use them (the version is in each output's header): rebuild them
+# all when VERSION, PREFIX or DATADIR change (the stamp is rewritten only
+# when its text differs, so an unchanged value rebuilds nothing).
+$(B)/main.o $(LIB_OBJS): $(B)/datadir.stamp
 $(B)/datadir.stamp: FORCE | $(B)
 	@echo '$(DATADIR) $(VERSION)' | cmp -s - $@ || echo '$(DATADIR) $(VERSION)' > $@
 FORCE:
@@ -101,10 +103,17 @@ determinism: tcproutec
 install-check: tcproutec
 	tests/install.sh
 
+build-check:
+	tests/build.sh
+
+options-check: tcproutec
+	tests/options.sh
+
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors verify-cli install-check determinism lint-man \
+test: all unit golden errors verify-cli options-check install-check build-check \
+      determinism lint-man \
       test-asan test-valgrind fuzz-regress kernel trace
 
 check: test
@@ -140,3 +149,5 @@ clean:
 # Sanitizer and valgrind runs (test-asan, test-valgrind), docs (graph).
 -include mk/sanitize.mk
 -include mk/docs.mk
+# The compile-only matrix of compilers, levels and sanitizers (build-matrix).
+-include mk/matrix.mk

@@ -221,18 +221,41 @@ static void print_include_chain(FILE *out, const struct src_file *f, bool color)
 	}
 }
 
-static void print_quote(FILE *out, const struct loc *loc, bool color)
+/* Whether print_quote shows the line of loc. */
+static bool quoted(const struct loc *loc)
 {
-	if (!loc->file || loc->first_line < 1)
+	return loc->file && loc->first_line >= 1;
+}
+
+/* The gutter holds the line number: as wide as the widest one a diagnostic
+ * and its notes quote, five at the least (as gcc), so that every bar of
+ * the group lines up. */
+static int gutter_width(const struct diag *g)
+{
+	int max = 0;
+	if (quoted(&g->loc))
+		max = g->loc.first_line;
+	for (const struct diag *n = g->notes; n; n = n->next_note)
+		if (quoted(&n->loc) && n->loc.first_line > max)
+			max = n->loc.first_line;
+	int width = 1;
+	for (; max >= 10; max /= 10)
+		width++;
+	return width < 5 ? 5 : width;
+}
+
+static void print_quote(FILE *out, const struct loc *loc, int width, bool color)
+{
+	if (!quoted(loc))
 		return;
 	size_t len;
 	const char *line = src_line(loc->file, loc->first_line, &len);
-	fprintf(out, "%5d | ", loc->first_line);
+	fprintf(out, "%*d | ", width, loc->first_line);
 	put_safe(out, line, len, true);
 	fputc('\n', out);
 	if (loc->first_column < 1)
 		return;
-	fputs("      | ", out);
+	fprintf(out, "%*s | ", width, "");
 	size_t first = (size_t)loc->first_column - 1;
 	size_t last = loc->last_line == loc->first_line && loc->last_column >= loc->first_column
 		? (size_t)loc->last_column - 1 : (len ? len - 1 : first);
@@ -249,7 +272,8 @@ static void print_quote(FILE *out, const struct loc *loc, bool color)
 	fputc('\n', out);
 }
 
-static void print_one(FILE *out, const struct diag *g, bool color, bool with_chain)
+static void print_one(FILE *out, const struct diag *g, int width, bool color,
+		      bool with_chain)
 {
 	if (g->loc.file) {
 		if (with_chain)
@@ -272,7 +296,7 @@ static void print_one(FILE *out, const struct diag *g, bool color, bool with_cha
 		fprintf(out, " [%s%s]", g->sev == DIAG_ERROR ? "-Werror=" : "-W",
 			warning_names[g->warning]);
 	fputc('\n', out);
-	print_quote(out, &g->loc, color);
+	print_quote(out, &g->loc, width, color);
 }
 
 void diag_print(struct diag_ctx *d, FILE *out, bool color)
@@ -287,9 +311,10 @@ void diag_print(struct diag_ctx *d, FILE *out, bool color)
 			break;
 		if (g->sev == DIAG_ERROR)
 			shown_errors++;
-		print_one(out, g, color, true);
+		int width = gutter_width(g);
+		print_one(out, g, width, color, true);
 		for (struct diag *n = g->notes; n; n = n->next_note)
-			print_one(out, n, color, false);
+			print_one(out, n, width, color, false);
 	}
 	if (d->errors > shown_errors)
 		fprintf(out, "tcproutec: %u more error%s not shown\n",

@@ -1,9 +1,11 @@
 /* main.c: the tcproutec command. */
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,11 +63,15 @@ static void usage(FILE *f)
 	      "See tcproutec(1) and tcproutec.tr(5).\n", f);
 }
 
-static void die_usage(const char *fmt, const char *arg)
+static void die_usage(const char *fmt, ...) TRC_PRINTF(1, 2);
+static void die_usage(const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fputs("tcproutec: ", stderr);
-	fprintf(stderr, fmt, arg);
+	vfprintf(stderr, fmt, ap);
 	fputs("\nTry 'tcproutec --help' for more information.\n", stderr);
+	va_end(ap);
 	exit(2);
 }
 
@@ -81,6 +87,51 @@ static bool valid_name(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+/* Tables that iptables-nft and common host firewalls create in the ip,
+ * ip6 or inet family (listed in tcproutec(1), --nft-table). The nft output
+ * deletes and recreates its table in all three families, so loading it
+ * under one of these names would delete the other tool's rules. A
+ * trailing '*' matches any suffix. Compared without regard to case: nft
+ * names are case-sensitive, but a table that differs from a host's only
+ * in case is a trap for whoever reads 'nft list tables'. */
+static const struct {
+	const char *name, *owner;
+} foreign_tables[] = {
+	{"filter", "iptables-nft and the stock /etc/nftables.conf"},
+	{"nat", "iptables-nft"}, {"mangle", "iptables-nft"},
+	{"raw", "iptables-nft"}, {"security", "iptables-nft"},
+	{"firewalld", "firewalld"}, {"firewalld_policy_drop", "firewalld"},
+	{"docker-bridges", "Docker"},
+	{"libvirt_network", "libvirt"},
+	{"nm-shared-*", "NetworkManager"},
+	{"kube-proxy", "kube-proxy"},
+	{"calico", "Calico"},
+	{"cni_plugins_masquerade", "the CNI plugins"},
+	{"cni_hostport", "the CNI plugins"},
+	{"flannel-ipv4", "flannel"}, {"flannel-ipv6", "flannel"},
+	{"netavark", "Podman (netavark)"},
+	{"lxd", "LXD"}, {"incus", "Incus"},
+	{"f2b-table", "fail2ban"},
+	{"crowdsec", "the CrowdSec firewall bouncer"},
+	{"crowdsec6", "the CrowdSec firewall bouncer"},
+	{"sshguard", "sshguard"},
+	{"fw4", "OpenWrt's firewall4"},
+	{"nixos-fw", "the NixOS firewall"}, {"nixos-nat", "the NixOS firewall"},
+};
+
+/* The tool whose table NAME is, or NULL. */
+static const char *foreign_table_owner(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(foreign_tables); i++) {
+		const char *t = foreign_tables[i].name;
+		size_t n = strlen(t);
+		if (t[n - 1] == '*' ? strncasecmp(name, t, n - 1) == 0 :
+				      strcasecmp(name, t) == 0)
+			return foreign_tables[i].owner;
+	}
+	return NULL;
 }
 
 static void parse_args(int argc, char **argv, struct options *o,
@@ -147,6 +198,11 @@ static void parse_args(int argc, char **argv, struct options *o,
 			if (!valid_name(optarg, strlen(optarg)))
 				die_usage("--nft-table wants a name of letters, digits, '_' "
 					  "and '-', not '%s'", optarg);
+			if (foreign_table_owner(optarg))
+				die_usage("--nft-table '%s' is refused: a table of that name "
+					  "belongs to %s, and loading the nft output deletes and "
+					  "recreates its table (see tcproutec(1))", optarg,
+					  foreign_table_owner(optarg));
 			o->nft_table = optarg;
 			break;
 		case OPT_CHECK:

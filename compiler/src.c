@@ -78,6 +78,13 @@ static struct src_file *add_file(struct src_set *set, const char *display,
 		if (!strchr(SRC_BASE_CHARS, *p))
 			*p = '_';
 	f->base = base;
+	/* Some editors start a UTF-8 file with a byte order mark. Like gcc,
+	 * skip it there, before anything counts lines or columns: column 1
+	 * is the character after it. Anywhere else it stays an error. */
+	if (len >= 3 && memcmp(text, SRC_UTF8_BOM, 3) == 0) {
+		memmove(text, text + 3, len - 3 + 2);   /* with the two NULs */
+		len -= 3;
+	}
 	f->text = text;
 	f->len = len;
 	index_lines(f);

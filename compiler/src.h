@@ -14,6 +14,8 @@
 #define SRC_MAX_FILE_SIZE (64u << 20)   /* bytes */
 #define SRC_MAX_LINE_LEN 65536          /* bytes, without the newline */
 #define SRC_MAX_INCLUDE_DEPTH 32
+/* U+FEFF in UTF-8: skipped at the start of a source file. */
+#define SRC_UTF8_BOM "\xef\xbb\xbf"
 /* What a base name keeps in output; any other byte becomes '_'. */
 #define SRC_BASE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+,=@%-"
 

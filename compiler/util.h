@@ -10,7 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* A format is never NULL; saying so matters under -fsanitize=undefined:
+ * gcc's recoverable nonnull check leaves a path on which the format may
+ * be NULL, and -Wformat-truncation then fails vsnprintf(NULL, 0, fmt, ap)
+ * in arena_printf. With nonnull the check moves to the callers. */
+#define TRC_PRINTF(f, a) __attribute__((format(printf, f, a), nonnull(f)))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 void *xmalloc(size_t n);

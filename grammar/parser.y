@@ -491,6 +491,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
 		unsigned char c = (unsigned char)st->tok_text[0];
 		if (c >= 0x21 && c < 0x7f)
 			parse_error(st->ctx, loc, "unexpected character '%c'", c);
+		else if (st->tok_len == 3 && memcmp(st->tok_text, SRC_UTF8_BOM, 3) == 0)
+			/* Invisible: name it rather than print it. */
+			parse_error(st->ctx, loc, "unexpected byte order mark (U+FEFF): one "
+				   "is allowed only at the start of a file");
 		else if (c >= 0x80)
 			parse_error(st->ctx, loc, "unexpected character '%.*s'", st->tok_len,
 				   st->tok_text);

@@ -89,6 +89,35 @@ static void test_warning_named_and_werror(void **state)
 	diag_free(d);
 }
 
+/* The gutter is as wide as the widest line number of the diagnostic and
+ * its notes (five at the least, as gcc), so that the bars line up; each
+ * diagnostic has its own (the warning keeps five). */
+static void test_gutter_fits_six_digits(void **state)
+{
+	(void)state;
+	struct buf text;
+	buf_init(&text);
+	buf_puts(&text, "define a = 1\n");
+	for (int i = 2; i < 123456; i++)
+		buf_putc(&text, '\n');
+	buf_puts(&text, "define a = 2\n");
+	struct unit_compile c;
+	unit_compile(&c, buf_cstr(&text));
+	buf_free(&text);
+	assert_string_equal(c.diagnostics,
+		"t.tr:1:8: warning: 'a' is defined but never used [-Wunused-define]\n"
+		"    1 | define a = 1\n"
+		"      |        ^\n"
+		"t.tr:123456:8: error: 'a' is already defined\n"
+		"123456 | define a = 2\n"
+		"       |        ^\n"
+		"t.tr:1:8: note: 'a' is first defined here\n"
+		"     1 | define a = 1\n"
+		"       |        ^\n"
+		"tcproutec: 1 error, 1 warning\n");
+	unit_compile_free(&c);
+}
+
 /* Control bytes in a message never reach the terminal. */
 static void test_messages_are_sanitized(void **state)
 {
@@ -126,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_caret_under_token),
 		cmocka_unit_test(test_sorted_with_notes),
 		cmocka_unit_test(test_cap_at_20),
+		cmocka_unit_test(test_gutter_fits_six_digits),
 		cmocka_unit_test(test_warning_named_and_werror),
 		cmocka_unit_test(test_messages_are_sanitized),
 		cmocka_unit_test(test_color),

@@ -1,0 +1,146 @@
+#!/bin/sh
+# Command-line options: every option documented everywhere, and values
+# that are refused, and why.
+#
+# Documentation: the options `tcproutec --help` lists, those of OPTIONS in
+# man/tcproutec.1 and those of the summary under "## Options" in README.md
+# must be the same: an option missing from any one fails, both ways. The
+# lists are read from the texts themselves (help and README: the words
+# that start with '-' in the first column of each option line; man page:
+# each `Fl` of an `.It` line of OPTIONS), so a new option needs no change
+# here, only its three descriptions.
+#
+# --nft-table: the nft output deletes and recreates the table of its name
+# in the ip, ip6 and inet families, so the names other tools on the host
+# use for their tables are refused (exit 2, a message naming the option,
+# nothing written). The names are those man/tcproutec.1 lists under
+# --nft-table: every listed name must be refused, in any case; a name
+# ending in '*' stands for its prefix followed by anything.
+#
+# Usage: tests/options.sh (from the repository root). Ends "N passed, N failed".
+# Environment: TCPROUTEC (default ./tcproutec).
+set -u
+LC_ALL=C
+export LC_ALL
+root=$(pwd)
+bin=${TCPROUTEC:-./tcproutec}
+case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
+if [ ! -x "$bin" ]; then
+    echo "options: $bin: no such executable (run make first)" >&2
+    exit 2
+fi
+src=$root/examples/article.tr
+man=$root/man/tcproutec.1
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-options.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP
+passed=0 failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+no() { echo "FAIL: $*"; failed=$((failed + 1)); }
+
+# ---- every option in --help, the man page and the README -------------------
+
+# summary_options: the options of an option summary on stdin (--help, the
+# README block): a line whose first word, after at most six blanks, starts
+# with '-' is an option line; its option column ends at the first two
+# blanks; each word of it that starts with '-' is an option, cut before
+# '=' or '[' (--explain[=FORMAT], --color=WHEN).
+summary_options() {
+    awk '{
+        match($0, /^ */)
+        if (RLENGTH > 6 || substr($0, RLENGTH + 1, 1) != "-") next
+        col = substr($0, RLENGTH + 1)
+        if ((i = index(col, "  ")) > 0) col = substr(col, 1, i - 1)
+        n = split(col, w, /[ ,]+/)
+        for (j = 1; j <= n; j++)
+            if (w[j] ~ /^-/) { sub(/[=[].*/, "", w[j]); print w[j] }
+    }' | sort -u
+}
+
+"$bin" --help | summary_options > "$tmp/help"
+# OPTIONS of the man page: "Fl t" is -t, "Fl -target" is --target.
+awk '/^\.Sh / { in_opts = ($2 == "OPTIONS") }
+     in_opts && /^\.It / { for (i = 2; i < NF; i++) if ($i == "Fl") print "-" $(i + 1) }' \
+    "$man" | sort -u > "$tmp/man"
+# The fenced block(s) of the README's "## Options" section.
+awk '/^## / { in_sec = ($0 == "## Options") }
+     in_sec && /^```/ { in_code = !in_code; next }
+     in_sec && in_code' "$root/README.md" | summary_options > "$tmp/readme"
+
+for list in help man readme; do
+    if [ "$(wc -l < "$tmp/$list")" -lt 5 ]; then
+        no "found only $(wc -l < "$tmp/$list") options in the $list text: is it still in the form this test reads?"
+    fi
+done
+# same A B WHERE-A WHERE-B: every option of A is in B.
+same() {
+    s_missing=$(comm -23 "$tmp/$1" "$tmp/$2" | tr '\n' ' ')
+    if [ -n "$s_missing" ]; then
+        no "in $3 but not in $4: $s_missing"
+    else
+        ok "every option of $3 is in $4"
+    fi
+}
+same help man "tcproutec --help" "man/tcproutec.1 (OPTIONS)"
+same help readme "tcproutec --help" "README.md (## Options)"
+same man help "man/tcproutec.1 (OPTIONS)" "tcproutec --help"
+same readme help "README.md (## Options)" "tcproutec --help"
+
+# ---- --nft-table -----------------------------------------------------------
+
+# The refused names, from the .It Cm lines of the list under --nft-table.
+sed -n '/^\.It Fl -nft-table/,/^\.It Fl o /p' "$man" |
+    sed -n 's/^\.It Cm //p' | sed 's/ , / /g' | tr ' ' '\n' | sed '/^$/d' > "$tmp/refused"
+# The names the brief for this check requires at the least: iptables-nft's
+# tables and the host firewalls most often met.
+for must in filter nat mangle raw security firewalld docker-bridges \
+            libvirt_network kube-proxy f2b-table nm-shared-*; do
+    if grep -qxF -- "$must" "$tmp/refused"; then
+        ok "tcproutec(1) lists '$must' as refused"
+    else
+        no "tcproutec(1) does not list '$must' under --nft-table"
+    fi
+done
+
+# refused NAME: -t nft --nft-table NAME exits 2, says why, writes nothing.
+refused() {
+    rm -f "$tmp/out.nft"
+    "$bin" -t nft --nft-table "$1" -o "$tmp/out.nft" "$src" > "$tmp/stdout" 2> "$tmp/err"
+    r_st=$?
+    if [ "$r_st" -ne 2 ]; then
+        no "--nft-table '$1': exit $r_st, expected 2"
+    elif ! grep -q -- "--nft-table '$1' is refused" "$tmp/err"; then
+        no "--nft-table '$1': no message saying it is refused:"
+        sed 's/^/    /' "$tmp/err"
+    elif [ -e "$tmp/out.nft" ] || [ -s "$tmp/stdout" ]; then
+        no "--nft-table '$1': wrote output despite refusing the name"
+    else
+        ok "--nft-table '$1' is refused"
+    fi
+}
+while IFS= read -r name; do
+    case $name in
+        *'*') name=${name%'*'}eth1 ;;
+    esac
+    refused "$name"
+    refused "$(echo "$name" | tr '[:lower:]' '[:upper:]')"
+done < "$tmp/refused"
+
+# accepted NAME: compiles, and the table is NAME in every line that names it.
+accepted() {
+    if "$bin" -t nft --nft-table "$1" "$src" > "$tmp/out" 2> "$tmp/err" &&
+       [ "$(sed -n 4p "$tmp/out")" = "table ip $1" ] &&
+       grep -qx "delete table inet $1" "$tmp/out"; then
+        ok "--nft-table '$1' is accepted"
+    else
+        no "--nft-table '$1' was not accepted as a table name:"
+        sed 's/^/    /' "$tmp/err"
+    fi
+}
+# Names that only look like the refused ones.
+for name in tcproutec routes filter2 my-nat nat_lb nm-shared docker kube-proxy-lb; do
+    accepted "$name"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
