@@ -24,7 +24,7 @@ if [ -n "$reason" ]; then
 fi
 
 total_p=0 total_f=0 total_s=0 status=0
-for script in roundtrip.sh traffic.sh breadth.sh hostile.sh; do
+for script in roundtrip.sh traffic.sh breadth.sh hostile.sh scale.sh; do
     echo "== tests/kernel/$script"
     start=$SECONDS
     bash "$here/$script" 2>&1 | tee "$TRC_TMP/out"
