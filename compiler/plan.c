@@ -38,15 +38,12 @@ static void balance_route(struct plan_route *pr, enum plan_target t, struct aren
 	const struct m_route *r = pr->r;
 	pr->servers = ARENA_ARRAY(a, struct plan_server, r->nservers ? r->nservers : 1);
 	uint64_t g = 0, total = 0;
-	unsigned w0 = 0;
 	for (size_t i = 0; i < r->nservers; i++) {
 		const struct m_server *sv = &r->servers[i];
 		if (sv->drain)
 			continue;
 		g = balance_gcd(sv->weight, g);
 		total += sv->weight;
-		pr->weighted |= w0 && sv->weight != w0;
-		w0 = sv->weight;
 		pr->last = i;
 		pr->nactive++;
 	}
@@ -247,7 +244,6 @@ struct plan *plan_build(const struct model *m, enum plan_target t,
 		struct plan_route *pr = &p->routes[i];
 		pr->r = r;
 		p->by_name[i] = pr;
-		p->families[r->family == 6] = true;
 		balance_route(pr, t, a);
 		pr->mark = PLAN_MARK_OURS | r->snat_cls << 16;
 		if (r->balance == M_ROUNDROBIN && pr->slots > LIM_RR_SLOTS)
