@@ -50,7 +50,7 @@ LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/le
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
 .PHONY: FORCE all test check unit golden errors kernel trace lint-man deps install \
-        verify-cli determinism install-check build-check options-check \
+        verify-cli determinism install-check build-check options-check completion-check \
         uninstall clean golden-update errors-update
 
 all: tcproutec
@@ -129,10 +129,13 @@ build-check:
 options-check: tcproutec
 	tests/options.sh
 
+completion-check: tcproutec
+	tests/completion.sh
+
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors verify-cli options-check install-check build-check \
+test: all unit golden errors verify-cli options-check completion-check install-check build-check \
       determinism lint-man \
       test-asan test-valgrind fuzz-regress kernel trace
 
