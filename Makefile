@@ -4,6 +4,7 @@
 #   make test       everything the README and CI run
 #   make deps       install the Debian packages the build and tests need
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make package-check   build the Debian package (debian/) and try it
 #   make golden-update / errors-update   regenerate expected files for review
 #
 # Variables a packager sets (see also debian/rules):
@@ -51,6 +52,7 @@ HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
 .PHONY: FORCE all test check unit golden errors kernel trace lint-man deps install \
         verify-cli determinism install-check build-check options-check completion-check \
+        package-check \
         uninstall clean golden-update errors-update
 
 all: tcproutec
@@ -131,6 +133,12 @@ options-check: tcproutec
 
 completion-check: tcproutec
 	tests/completion.sh
+
+# The Debian package (debian/): built twice from clean copies of the tree
+# (reproducible), lintian-clean, installed with apt-get, tried, purged.
+# Needs root for the install part; CI runs it after make test.
+package-check:
+	tests/package.sh
 
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
