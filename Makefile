@@ -121,6 +121,7 @@ verify-cli: tcproutec
 
 determinism: tcproutec
 	tests/determinism.sh
+	tests/stable.sh
 
 install-check: tcproutec
 	tests/install.sh

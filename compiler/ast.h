@@ -60,6 +60,11 @@ struct ast_item {
 	struct loc iface_loc;
 	/* server */
 	struct ast_val *weight;
+	struct loc weight_loc;
+	/* The first attribute given twice ("weight 2 weight 3"), where, and
+	 * where it was first given: the semantic pass reports it. */
+	const char *twice;
+	struct loc twice_loc, first_loc;
 	bool drain;
 	struct loc drain_loc;
 	/* balance */

@@ -349,45 +349,55 @@ static void emit_listener_maps(struct ctx *c, const struct fam *f)
 	}
 }
 
-static void emit_shared_maps(struct ctx *c, const struct fam *f,
-			     const struct group *groups, size_t ngroups)
+static int cmp_shared(const void *pa, const void *pb)
 {
-	for (size_t g = 0; g < ngroups; g++) {
-		if (groups[g].family != f->family ||
-		    (g > 0 && groups[g].family == groups[g - 1].family &&
-		     groups[g].slots == groups[g - 1].slots))
-			continue;
-		uint64_t w = groups[g].slots;
-		struct elems servers = {0};
+	const struct plan_route *a = *(const struct plan_route *const *)pa;
+	const struct plan_route *b = *(const struct plan_route *const *)pb;
+	if (a->r->family != b->r->family)
+		return a->r->family < b->r->family ? -1 : 1;
+	if (a->slots != b->slots)
+		return a->slots < b->slots ? -1 : 1;
+	return strcmp(a->r->name, b->r->name);
+}
+
+/* One map per slot count W: every slot of every route is an element of
+ * its own, keyed on the listener and the slot. A weighted server owns
+ * several slots, and so several elements, never a range: a concatenated
+ * map with `flags interval` (the pipapo backend) refused elements that
+ * overlap nothing ("File exists") once it held a few hundred (see
+ * doc/nft-output.md). Routes are bucketed by W once, so this is linear
+ * however many distinct W there are. */
+static void emit_shared_maps(struct ctx *c, const struct fam *f)
+{
+	const struct plan *p = c->p;
+	const struct plan_route **v = xmalloc(xmul(p->nroutes ? p->nroutes : 1, sizeof(*v)));
+	size_t n = 0;
+	for (size_t i = 0; i < p->nroutes; i++)
+		if (p->routes[i].r->family == f->family && route_shared(p->routes[i].r))
+			v[n++] = &p->routes[i];
+	qsort(v, n, sizeof(*v), cmp_shared);
+	struct elems servers = {0};
+	for (size_t first = 0, end; first < n; first = end) {
+		uint32_t w = v[first]->slots;
 		size_t count = 0;
-		for (size_t i = 0; i < c->m->nroutes; i++) {
-			const struct m_route *r = c->p->by_name[i]->r;
-			if (r->family != f->family || !route_shared(r) ||
-			    plan_of(c->p, r)->slots != w)
-				continue;
-			servers.interval |= plan_of(c->p, r)->weighted;
-			for (size_t k = 0; k < r->nservers; k++)
-				count += r->servers[k].drain ? 0 : r->nlisteners;
-		}
+		for (end = first; end < n && v[end]->slots == w; end++)
+			count += (size_t)w * v[end]->r->nlisteners;
+		servers.len = 0;
 		elems_reserve(&servers, count);
-		for (size_t i = 0; i < c->m->nroutes; i++) {
-			const struct m_route *r = c->p->by_name[i]->r;
-			const struct plan_route *pr = plan_of(c->p, r);
-			if (r->family != f->family || !route_shared(r) || pr->slots != w)
-				continue;
+		for (size_t i = first; i < end; i++) {
+			const struct plan_route *pr = v[i];
+			const struct m_route *r = pr->r;
 			for (size_t j = 0; j < r->nlisteners; j++) {
 				const struct m_listener *l = &r->listeners[j];
-				uint64_t slot = 0;
 				for (size_t k = 0; k < r->nservers; k++) {
-					const struct m_server *sv = &r->servers[k];
-					if (sv->drain)
-						continue;
-					uint64_t span = pr->servers[k].slots;
-					struct elem *el = elems_add(&servers, EK_SHARED, pr, l, k,
-								    slot, slot + span - 1);
-					el->keylen = (uint8_t)put_key(el->key, l, f->family, false,
-								      true, true, (uint32_t)slot);
-					slot += span;
+					const struct plan_server *ps = &pr->servers[k];
+					for (uint32_t slot = ps->first_slot;
+					     slot < ps->first_slot + ps->slots; slot++) {
+						struct elem *el = elems_add(&servers, EK_SHARED, pr,
+									    l, k, slot, slot);
+						el->keylen = (uint8_t)put_key(el->key, l, f->family,
+									      false, true, true, slot);
+					}
 				}
 			}
 		}
@@ -396,8 +406,9 @@ static void emit_shared_maps(struct ctx *c, const struct fam *f,
 		snprintf(type, sizeof(type), "%s daddr . meta l4proto . th dport . numgen "
 			 "random mod %lu : %s daddr . th dport", f->ip, (unsigned long)w, f->ip);
 		put_map(c->out, name, type, &servers, false);
-		elems_free(&servers);
 	}
+	elems_free(&servers);
+	free(v);
 }
 
 /* Offsets of the own-chain routes in the shared slot maps. */
@@ -755,7 +766,7 @@ void emit_nft(const struct plan *p, const char *table, struct buf *out)
 			emit_listener_maps(&c, &fams[fi]);
 	for (int fi = 0; fi < 2; fi++)
 		if (present[fi])
-			emit_shared_maps(&c, &fams[fi], groups, ngroups);
+			emit_shared_maps(&c, &fams[fi]);
 	emit_own_maps(&c, own);
 	emit_affinity_sets(&c);
 

@@ -38,15 +38,12 @@ static void balance_route(struct plan_route *pr, enum plan_target t, struct aren
 	const struct m_route *r = pr->r;
 	pr->servers = ARENA_ARRAY(a, struct plan_server, r->nservers ? r->nservers : 1);
 	uint64_t g = 0, total = 0;
-	unsigned w0 = 0;
 	for (size_t i = 0; i < r->nservers; i++) {
 		const struct m_server *sv = &r->servers[i];
 		if (sv->drain)
 			continue;
 		g = balance_gcd(sv->weight, g);
 		total += sv->weight;
-		pr->weighted |= w0 && sv->weight != w0;
-		w0 = sv->weight;
 		pr->last = i;
 		pr->nactive++;
 	}
@@ -178,11 +175,9 @@ static const char *place(struct plan *p, struct arena *a, struct diag_ctx *d,
 	size_t limit = p->target == PLAN_NFT ? LIM_NFT_COMMENT : LIM_IPT_COMMENT;
 	size_t n = strlen(text);
 	if (n > limit)
-		diag_error(d, at, "%s: the comment \"%s\" the %s output would carry "
-			   "is %zu bytes; %s takes at most %zu: shorten the file "
-			   "name, the route name or the comment", what, text,
-			   plan_target_name(p->target), n,
-			   p->target == PLAN_NFT ? "nft" : "the kernel", limit);
+		diag_error(d, at, "the %s comment \"%s\" would be %zu bytes; %s takes "
+			   "at most %zu: shorten the %s", plan_target_name(p->target),
+			   text, n, p->target == PLAN_NFT ? "nft" : "the kernel", limit, what);
 	return arena_strdup(a, text);
 }
 
@@ -249,7 +244,6 @@ struct plan *plan_build(const struct model *m, enum plan_target t,
 		struct plan_route *pr = &p->routes[i];
 		pr->r = r;
 		p->by_name[i] = pr;
-		p->families[r->family == 6] = true;
 		balance_route(pr, t, a);
 		pr->mark = PLAN_MARK_OURS | r->snat_cls << 16;
 		if (r->balance == M_ROUNDROBIN && pr->slots > LIM_RR_SLOTS)
@@ -259,14 +253,14 @@ struct plan *plan_build(const struct model *m, enum plan_target t,
 				   (unsigned long)pr->slots, LIM_RR_SLOTS);
 		text.len = 0;
 		buf_printf(&text, "%s: route %s", r->loc.file->base, r->name);
-		pr->place = place(p, a, d, r->name_loc, "route name", buf_cstr(&text));
+		pr->place = place(p, a, d, r->name_loc, "file or route name", buf_cstr(&text));
 		pr->dispatch_place = pr->place;
 		if (r->comment) {
 			buf_printf(&text, ": %s", r->comment);
 			/* nft keeps the route's comment out of its elements. */
 			if (t != PLAN_NFT)
 				pr->dispatch_place = place(p, a, d, r->comment_loc,
-							   "comment too long", buf_cstr(&text));
+							   "route's comment", buf_cstr(&text));
 		}
 		if (t != PLAN_NFT) {
 			char chain[CHAIN_MAX_LEN + 1];
@@ -293,7 +287,7 @@ struct plan *plan_build(const struct model *m, enum plan_target t,
 			buf_printf(&text, "%s: snat %s", m->source, addr);
 		}
 		p->snat_place[k] = place(p, a, d, sn->loc.file ? sn->loc : main_at,
-					 "snat", buf_cstr(&text));
+					 "file name", buf_cstr(&text));
 	}
 	for (int k = 0; k < 2; k++) {
 		text.len = 0;
@@ -303,7 +297,7 @@ struct plan *plan_build(const struct model *m, enum plan_target t,
 			buf_printf(&text, "%s: policy forward drop (default)", m->source);
 		buf_puts(&text, k ? ": routed connections" : ": replies and related");
 		p->policy_place[k] = place(p, a, d, m->policy_explicit ? m->policy_loc : main_at,
-					   "policy", buf_cstr(&text));
+					   "file name", buf_cstr(&text));
 	}
 	buf_free(&text);
 	return diag_errors(d) > errors ? NULL : p;

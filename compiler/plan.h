@@ -42,7 +42,6 @@ struct plan_route {
 	uint32_t slots;                /* W: the active weights over their gcd */
 	size_t nactive;
 	size_t last;                   /* the last active server */
-	bool weighted;                 /* active servers of unequal weight */
 	bool by_q31;                   /* iptables random: a chain of probabilities */
 	uint32_t mark;                 /* PLAN_MARK_OURS | snat class << 16 */
 	/* "routes.tr: route mqtt": every rule and element of the route says
@@ -61,7 +60,6 @@ struct plan {
 	/* The same, by route name: the order of everything written, so that
 	 * moving a route in the source changes no byte of the output. */
 	const struct plan_route **by_name;
-	bool families[2];              /* routes of IPv4, of IPv6 */
 	/* Comments of the rules that serve every route: POSTROUTING by snat
 	 * class, FORWARD (replies, routed connections). */
 	const char **snat_place;

@@ -130,6 +130,11 @@ static void build_server(struct sema *s, struct route_build *rb,
 	if (!it->port && !rb->bare_server)
 		rb->bare_server = it;
 	unsigned long weight = 1;
+	if (it->twice) {
+		diag_error(s->d, it->twice_loc, "'%s' is given twice", it->twice);
+		diag_note(s->d, it->first_loc, "the first '%s' is here", it->twice);
+		ok = false;
+	}
 	if (it->weight && !sema_eval_number(s, it->weight, 1, LIM_WEIGHT, "weight", &weight))
 		ok = false;
 	const struct ast_val *host = sema_deref(s, it->host);

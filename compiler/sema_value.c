@@ -66,7 +66,6 @@ static const char *nearest_def(const struct sema *s, const char *name)
 
 const struct ast_val *sema_deref(struct sema *s, const struct ast_val *v)
 {
-	const struct ast_val *use = v;
 	struct def *stack[LIM_VAR_DEPTH];
 	int depth = 0;
 	const struct ast_val *result = NULL;
@@ -97,7 +96,6 @@ const struct ast_val *sema_deref(struct sema *s, const struct ast_val *v)
 out:
 	while (depth > 0)
 		stack[--depth]->resolving = false;
-	(void)use;
 	return result;
 }
 

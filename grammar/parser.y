@@ -347,9 +347,29 @@ server_opts:
 	  %empty
 		{ $$ = item_new(scanner, AI_SERVER, @$); }
 	| server_opts K_WEIGHT number
-		{ $$ = $1; $$->weight = $3; }
+		{
+			$$ = $1;
+			if ($$->weight && !$$->twice) {
+				$$->twice = "weight";
+				$$->twice_loc = @2;
+				$$->first_loc = $$->weight_loc;
+			} else if (!$$->weight) {
+				$$->weight = $3;
+				$$->weight_loc = @2;
+			}
+		}
 	| server_opts K_DRAIN
-		{ $$ = $1; $$->drain = true; $$->drain_loc = @2; }
+		{
+			$$ = $1;
+			if ($$->drain && !$$->twice) {
+				$$->twice = "drain";
+				$$->twice_loc = @2;
+				$$->first_loc = $$->drain_loc;
+			} else if (!$$->drain) {
+				$$->drain = true;
+				$$->drain_loc = @2;
+			}
+		}
 	;
 
 opt_timeout:

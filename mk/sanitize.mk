@@ -54,26 +54,20 @@ test-asan: asan-build
 # argument a line; blank and # lines skipped) from beside the expected
 # files; a clean compile must give valgrind nothing. Error cases must exit
 # 1 (a valgrind finding there exits 99 instead).
+# The .args reader and the counters are tests/lib.sh's.
 test-valgrind: tcproutec
 	@command -v $(VALGRIND) > /dev/null || \
 	    { echo "test-valgrind: $(VALGRIND) not found (make deps)" >&2; exit 1; }
-	@set -u; root=$$(pwd); passed=0; failed=0; \
+	@set -u; root=$$(pwd); . tests/lib.sh; \
 	run() { \
 	    dir=$$1 base=$$2 args=$$3 want=$$4 code=$$5; shift 5; \
-	    ( cd "$$dir" && set -- "$$@" && \
-	      if [ -f "$$args" ]; then \
-	          while IFS= read -r line || [ -n "$$line" ]; do \
-	              case "$$line" in ''|'#'*) continue ;; esac; \
-	              set -- "$$@" "$$line"; \
-	          done < "$$args"; \
-	      fi; \
-	      exec $(VALGRIND) $(VALGRIND_OPTS) --error-exitcode=$$code \
-	          "$$root/tcproutec" --color=never "$$@" "$$base.tr" \
+	    ( cd "$$dir" && trc_exec_case "$$args" "$$base.tr" \
+	          $(VALGRIND) $(VALGRIND_OPTS) --error-exitcode=$$code \
+	          "$$root/tcproutec" --color=never "$$@" \
 	    ) > /dev/null 2> "$$root/$(B)/valgrind.log" < /dev/null; \
 	    st=$$?; \
-	    if [ "$$st" -eq "$$want" ]; then passed=$$((passed + 1)); \
-	    else failed=$$((failed + 1)); \
-	        echo "FAIL: $$dir/$$base.tr $*: exit $$st, expected $$want"; \
+	    if [ "$$st" -eq "$$want" ]; then pass; \
+	    else fail "$$dir/$$base.tr $*: exit $$st, expected $$want"; \
 	        sed 's/^/    /' "$$root/$(B)/valgrind.log"; \
 	    fi; \
 	}; \

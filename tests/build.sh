@@ -16,22 +16,21 @@ root=$(pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-no() { echo "FAIL: $*"; failed=$((failed + 1)); }
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh"
 
 for d in Makefile mk compiler grammar stdlib examples; do
-    cp -R "$root/$d" "$tmp/$d" || { no "cannot copy $d"; exit 1; }
+    cp -R "$root/$d" "$tmp/$d" || { fail "cannot copy $d"; exit 1; }
 done
 default=$(sed -n 's/^VERSION *:= *//p' "$root/Makefile")
-[ -n "$default" ] || no "no VERSION in the Makefile"
+[ -n "$default" ] || fail "no VERSION in the Makefile"
 
 # build VERSION: make in the copy (-O0: only the rebuild logic is tested).
 build() {
     if make -C "$tmp" -j2 VERSION="$1" CFLAGS=-O0 tcproutec > "$tmp/make.log" 2>&1; then
         return 0
     fi
-    no "make VERSION=$1 failed:"
+    fail "make VERSION=$1 failed:"
     sed 's/^/    /' "$tmp/make.log"
     return 1
 }
@@ -41,16 +40,16 @@ check() {
     b_want=$1
     b_got=$("$tmp/tcproutec" --version)
     if [ "$b_got" = "tcproutec $b_want" ]; then
-        ok "VERSION=$b_want: --version says $b_want"
+        pass "VERSION=$b_want: --version says $b_want"
     else
-        no "VERSION=$b_want: --version says '$b_got'"
+        fail "VERSION=$b_want: --version says '$b_got'"
     fi
     for b_mode in "-t iptables" "-t nft" "--explain" "--graph"; do
         # shellcheck disable=SC2086 # the mode is two fixed words
         b_head=$("$tmp/tcproutec" $b_mode "$tmp/examples/article.tr" | head -n 1)
         case $b_head in
-            *"tcproutec $b_want "*) ok "VERSION=$b_want: $b_mode header says $b_want" ;;
-            *) no "VERSION=$b_want: $b_mode header is '$b_head'" ;;
+            *"tcproutec $b_want "*) pass "VERSION=$b_want: $b_mode header says $b_want" ;;
+            *) fail "VERSION=$b_want: $b_mode header is '$b_head'" ;;
         esac
     done
 }
@@ -60,13 +59,12 @@ if build 9.9.9; then check 9.9.9; fi
 # Nothing changed: nothing is compiled again.
 if build 9.9.9; then
     if grep -q -- ' -c -o ' "$tmp/make.log"; then
-        no "a second make VERSION=9.9.9 compiled again:"
+        fail "a second make VERSION=9.9.9 compiled again:"
         sed 's/^/    /' "$tmp/make.log"
     else
-        ok "a second make VERSION=9.9.9 compiles nothing"
+        pass "a second make VERSION=9.9.9 compiles nothing"
     fi
 fi
 if build "$default"; then check "$default"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

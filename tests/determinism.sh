@@ -25,29 +25,13 @@
 set -eu
 LC_ALL=C
 export LC_ALL
-
-root=$(pwd)
-bin=${TCPROUTEC:-./tcproutec}
-case "$bin" in
-    /*) ;;
-    *) bin="$root/$bin" ;;
-esac
-if [ ! -x "$bin" ]; then
-    echo "determinism: $bin: no such executable (run make first)" >&2
-    exit 2
-fi
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+trc_need_bin determinism
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-determinism.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
-
-passed=0
-failed=0
-skipped=0
-fail() {
-    echo "FAIL: $*"
-    failed=$((failed + 1))
-}
 
 # ---- the other builds ---------------------------------------------------
 
@@ -99,16 +83,14 @@ need_locale() {
     return 1
 }
 if ! need_locale de_DE.UTF-8 de_DE ","; then
-    echo "SKIPPED: locale de_DE.UTF-8: not installed, and localedef could not make it" \
+    skip "locale de_DE.UTF-8: not installed, and localedef could not make it" \
          "(Debian package 'locales')"
     variants=$(echo "$variants" | sed 's/locale-de //')
-    skipped=$((skipped + 1))
 fi
 if ! need_locale tr_TR.UTF-8 tr_TR ","; then
-    echo "SKIPPED: locale tr_TR.UTF-8: not installed, and localedef could not make it" \
+    skip "locale tr_TR.UTF-8: not installed, and localedef could not make it" \
          "(Debian package 'locales')"
     variants=$(echo "$variants" | sed 's/locale-tr //')
-    skipped=$((skipped + 1))
 fi
 
 # ---- the runs -------------------------------------------------------------
@@ -136,30 +118,25 @@ compile() {
         cd "$c_cwd"
         # shellcheck disable=SC2086 # the mode is a fixed word list
         set -- $c_mode
-        if [ -f "$c_args" ]; then
-            while IFS= read -r line || [ -n "$line" ]; do
-                case "$line" in
-                    ''|'#'*) continue ;;
-                esac
-                set -- "$@" "$line"
-            done < "$c_args"
-        fi
-        set -- "$@" "$c_file"
         case $c_variant in
             reference|cwd-*|gcc-O0|clang-O2)
-                exec env -i PATH=/usr/bin:/bin HOME=/nonexistent LC_ALL=C TZ=UTC "$c_bin" "$@" ;;
+                trc_exec_case "$c_args" "$c_file" env -i PATH=/usr/bin:/bin \
+                    HOME=/nonexistent LC_ALL=C TZ=UTC "$c_bin" "$@" ;;
             locale-de)
-                exec env -i PATH=/usr/bin:/bin HOME=/nonexistent ${locpath:+LOCPATH="$locpath"} \
+                trc_exec_case "$c_args" "$c_file" env -i PATH=/usr/bin:/bin \
+                    HOME=/nonexistent ${locpath:+LOCPATH="$locpath"} \
                     LANG=de_DE.UTF-8 LC_ALL=de_DE.UTF-8 TZ=UTC "$c_bin" "$@" ;;
             locale-tr)
-                exec env -i PATH=/usr/bin:/bin HOME=/nonexistent ${locpath:+LOCPATH="$locpath"} \
+                trc_exec_case "$c_args" "$c_file" env -i PATH=/usr/bin:/bin \
+                    HOME=/nonexistent ${locpath:+LOCPATH="$locpath"} \
                     LANG=tr_TR.UTF-8 LC_ALL=tr_TR.UTF-8 TZ=UTC "$c_bin" "$@" ;;
             tz-kolkata)
-                exec env -i PATH=/usr/bin:/bin HOME=/nonexistent LC_ALL=C TZ=Asia/Kolkata "$c_bin" "$@" ;;
+                trc_exec_case "$c_args" "$c_file" env -i PATH=/usr/bin:/bin \
+                    HOME=/nonexistent LC_ALL=C TZ=Asia/Kolkata "$c_bin" "$@" ;;
             extra-env)
-                exec env MALLOC_PERTURB_=165 MALLOC_CHECK_=3 POSIXLY_CORRECT=1 \
-                    NO_COLOR=1 TERM=dumb COLUMNS=7 LANGUAGE=tr SOURCE_DATE_EPOCH=1 \
-                    TMPDIR=/nonexistent TCPROUTEC_PATH=/nonexistent \
+                trc_exec_case "$c_args" "$c_file" env MALLOC_PERTURB_=165 MALLOC_CHECK_=3 \
+                    POSIXLY_CORRECT=1 NO_COLOR=1 TERM=dumb COLUMNS=7 LANGUAGE=tr \
+                    SOURCE_DATE_EPOCH=1 TMPDIR=/nonexistent TCPROUTEC_PATH=/nonexistent \
                     TRC_UNRELATED='x y "z"' "$c_bin" "$@" ;;
         esac
         echo "unknown variant $c_variant" >&2
@@ -187,7 +164,7 @@ check_case() {
                 fail "$k_label [$mode] $v: different bytes:"
                 diff -u "$tmp/ref" "$tmp/out" | head -n 20 | sed 's/^/    /'
             else
-                passed=$((passed + 1))
+                pass
             fi
         done
     done
@@ -210,9 +187,4 @@ if [ "$ncases" -eq 0 ]; then
     fail "no cases found (run from the repository root)"
 fi
 echo "determinism: $ncases cases x 6 outputs, variants: $variants"
-if [ "$skipped" -gt 0 ]; then
-    echo "$passed passed, $failed failed, $skipped skipped"
-else
-    echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+finish

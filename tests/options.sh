@@ -22,21 +22,14 @@
 set -u
 LC_ALL=C
 export LC_ALL
-root=$(pwd)
-bin=${TCPROUTEC:-./tcproutec}
-case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
-if [ ! -x "$bin" ]; then
-    echo "options: $bin: no such executable (run make first)" >&2
-    exit 2
-fi
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+trc_need_bin options
 src=$root/examples/article.tr
 man=$root/man/tcproutec.1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-options.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-no() { echo "FAIL: $*"; failed=$((failed + 1)); }
 
 # ---- every option in --help, the man page and the README -------------------
 
@@ -69,16 +62,16 @@ awk '/^## / { in_sec = ($0 == "## Options") }
 
 for list in help man readme; do
     if [ "$(wc -l < "$tmp/$list")" -lt 5 ]; then
-        no "found only $(wc -l < "$tmp/$list") options in the $list text: is it still in the form this test reads?"
+        fail "found only $(wc -l < "$tmp/$list") options in the $list text: is it still in the form this test reads?"
     fi
 done
 # same A B WHERE-A WHERE-B: every option of A is in B.
 same() {
     s_missing=$(comm -23 "$tmp/$1" "$tmp/$2" | tr '\n' ' ')
     if [ -n "$s_missing" ]; then
-        no "in $3 but not in $4: $s_missing"
+        fail "in $3 but not in $4: $s_missing"
     else
-        ok "every option of $3 is in $4"
+        pass "every option of $3 is in $4"
     fi
 }
 same help man "tcproutec --help" "man/tcproutec.1 (OPTIONS)"
@@ -96,9 +89,9 @@ sed -n '/^\.It Fl -nft-table/,/^\.It Fl o /p' "$man" |
 for must in filter nat mangle raw security firewalld docker-bridges \
             libvirt_network kube-proxy f2b-table nm-shared-*; do
     if grep -qxF -- "$must" "$tmp/refused"; then
-        ok "tcproutec(1) lists '$must' as refused"
+        pass "tcproutec(1) lists '$must' as refused"
     else
-        no "tcproutec(1) does not list '$must' under --nft-table"
+        fail "tcproutec(1) does not list '$must' under --nft-table"
     fi
 done
 
@@ -108,14 +101,14 @@ refused() {
     "$bin" -t nft --nft-table "$1" -o "$tmp/out.nft" "$src" > "$tmp/stdout" 2> "$tmp/err"
     r_st=$?
     if [ "$r_st" -ne 2 ]; then
-        no "--nft-table '$1': exit $r_st, expected 2"
+        fail "--nft-table '$1': exit $r_st, expected 2"
     elif ! grep -q -- "--nft-table '$1' is refused" "$tmp/err"; then
-        no "--nft-table '$1': no message saying it is refused:"
+        fail "--nft-table '$1': no message saying it is refused:"
         sed 's/^/    /' "$tmp/err"
     elif [ -e "$tmp/out.nft" ] || [ -s "$tmp/stdout" ]; then
-        no "--nft-table '$1': wrote output despite refusing the name"
+        fail "--nft-table '$1': wrote output despite refusing the name"
     else
-        ok "--nft-table '$1' is refused"
+        pass "--nft-table '$1' is refused"
     fi
 }
 while IFS= read -r name; do
@@ -131,9 +124,9 @@ accepted() {
     if "$bin" -t nft --nft-table "$1" "$src" > "$tmp/out" 2> "$tmp/err" &&
        [ "$(sed -n 4p "$tmp/out")" = "table ip $1" ] &&
        grep -qx "delete table inet $1" "$tmp/out"; then
-        ok "--nft-table '$1' is accepted"
+        pass "--nft-table '$1' is accepted"
     else
-        no "--nft-table '$1' was not accepted as a table name:"
+        fail "--nft-table '$1' was not accepted as a table name:"
         sed 's/^/    /' "$tmp/err"
     fi
 }
@@ -142,5 +135,4 @@ for name in tcproutec routes filter2 my-nat nat_lb nm-shared docker kube-proxy-l
     accepted "$name"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

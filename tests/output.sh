@@ -5,14 +5,12 @@
 set -u
 LC_ALL=C
 export LC_ALL
-bin=${TCPROUTEC:-./tcproutec}
-case "$bin" in /*) ;; *) bin="$(pwd)/$bin" ;; esac
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+bin=$(trc_bin "$(pwd)")
 src=$(pwd)/examples/article.tr
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-output.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-no() { echo "FAIL: $*"; failed=$((failed + 1)); }
 
 # expect STATUS PATTERN DESCRIPTION -- COMMAND...: exit status and stderr.
 expect() {
@@ -21,21 +19,21 @@ expect() {
     "$@" > "$tmp/out" 2> "$tmp/err"
     st=$?
     if [ "$st" -ne "$want" ]; then
-        no "$what: exit $st, expected $want"; sed 's/^/    /' "$tmp/err"
+        fail "$what: exit $st, expected $want"; sed 's/^/    /' "$tmp/err"
     elif [ -n "$pat" ] && ! grep -q -- "$pat" "$tmp/err"; then
-        no "$what: stderr lacks '$pat'"; sed 's/^/    /' "$tmp/err"
+        fail "$what: stderr lacks '$pat'"; sed 's/^/    /' "$tmp/err"
     else
-        ok "$what"
+        pass "$what"
     fi
 }
 
 "$bin" "$src" > "$tmp/want"
 
 expect 2 'No space left on device' '-o /dev/full fails with exit 2' -- "$bin" -o /dev/full "$src"
-[ -c /dev/full ] && ok '/dev/full is still a device' || no '/dev/full was replaced'
+[ -c /dev/full ] && pass '/dev/full is still a device' || fail '/dev/full was replaced'
 expect 2 'No space left on device' 'stdout on /dev/full fails with exit 2' -- sh -c "exec \"$bin\" \"$src\" > /dev/full"
 expect 0 '' '-o /dev/null writes into the device' -- "$bin" -o /dev/null "$src"
-[ -c /dev/null ] && ok '/dev/null is still a device' || no '/dev/null was replaced'
+[ -c /dev/null ] && pass '/dev/null is still a device' || fail '/dev/null was replaced'
 expect 2 'No such file or directory' '-o into a missing directory' -- "$bin" -o "$tmp/missing/x.v4" "$src"
 expect 2 'is a directory' '-o onto a directory' -- "$bin" -o "$tmp" "$src"
 
@@ -43,17 +41,17 @@ expect 2 'is a directory' '-o onto a directory' -- "$bin" -o "$tmp" "$src"
 ln -s "$tmp/target.v4" "$tmp/link.v4"
 expect 0 '' '-o through a dangling link' -- "$bin" -o "$tmp/link.v4" "$src"
 if [ -L "$tmp/link.v4" ] && cmp -s "$tmp/target.v4" "$tmp/want"; then
-    ok 'the link is kept and its target written'
+    pass 'the link is kept and its target written'
 else
-    no 'the link was replaced or its target not written'
+    fail 'the link was replaced or its target not written'
 fi
 
 # A failing compile leaves an existing file as it was.
 printf 'keep me\n' > "$tmp/old.v4"
 printf 'route broken {\n' > "$tmp/bad.tr"
 expect 1 'never closed' 'a source error exits 1' -- "$bin" -o "$tmp/old.v4" "$tmp/bad.tr"
-[ "$(cat "$tmp/old.v4")" = 'keep me' ] && ok 'the old file is untouched' || no 'the old file changed'
-[ -z "$(find "$tmp" -name '*.tmp*')" ] && ok 'no temporary file is left' || no 'a temporary file was left'
+[ "$(cat "$tmp/old.v4")" = 'keep me' ] && pass 'the old file is untouched' || fail 'the old file changed'
+[ -z "$(find "$tmp" -name '*.tmp*')" ] && pass 'no temporary file is left' || fail 'a temporary file was left'
 
 # Permission denied, for a user who is not root (root bypasses modes).
 if [ "$(id -u)" -eq 0 ] && command -v setpriv > /dev/null 2>&1; then
@@ -63,8 +61,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv > /dev/null 2>&1; then
         '-o into a read-only directory' -- \
         setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" -o "$tmp/ro/x.v4" "$tmp/src.tr"
 else
-    echo "SKIPPED: permission test needs root and setpriv to become another user"
+    skip "permission test needs root and setpriv to become another user"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -17,6 +17,8 @@ set -eu
 LC_ALL=C
 export LC_ALL
 unset TCPROUTEC_PATH NO_COLOR 2>/dev/null || true
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 update=0
 case "${1-}" in
@@ -25,28 +27,12 @@ case "${1-}" in
     *) echo "usage: $0 [--update]" >&2; exit 2 ;;
 esac
 
-root=$(pwd)
-bin=${TCPROUTEC:-./tcproutec}
-case "$bin" in
-    /*) ;;
-    *) bin="$root/$bin" ;;
-esac
-if [ ! -x "$bin" ]; then
-    echo "run-errors: $bin: no such executable (run make first)" >&2
-    exit 2
-fi
+trc_need_bin run-errors
 
 root_re=$(printf '%s\n' "$root" | sed 's/[][\\.*^$|]/\\&/g')
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-errors.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
-
-passed=0
-failed=0
-fail() {
-    echo "FAIL: $*"
-    failed=$((failed + 1))
-}
 
 # compile BASE OUTDIR: compile tests/errors/BASE.tr with -o OUTDIR/out;
 # leaves stdout, stderr and the exit status in $tmp/{stdout,stderr,status}.
@@ -55,16 +41,7 @@ compile() {
     status=0
     (
         cd tests/errors
-        set -- --color=never -o "$c_outdir/out"
-        if [ -f "$c_base.args" ]; then
-            while IFS= read -r line || [ -n "$line" ]; do
-                case "$line" in
-                    ''|'#'*) continue ;;
-                esac
-                set -- "$@" "$line"
-            done < "$c_base.args"
-        fi
-        exec "$bin" "$@" "$c_base.tr"
+        trc_exec_case "$c_base.args" "$c_base.tr" "$bin" --color=never -o "$c_outdir/out"
     ) > "$tmp/stdout" 2> "$tmp/stderr.raw" < /dev/null || status=$?
     echo "$status" > "$tmp/status"
     # The checkout's place shows in some messages (the stdlib directory
@@ -72,23 +49,23 @@ compile() {
     sed "s|$root_re|@ROOT@|g" "$tmp/stderr.raw" > "$tmp/stderr"
 }
 
-# check_run LABEL OUTDIR: the checks common to both runs. Prints the
-# failure reason and returns 1 on the first one.
+# check_run LABEL OUTDIR: the checks common to both runs. Fails with the
+# reason and returns 1 on the first one.
 check_run() {
     k_label=$1 k_dir=$2
     k_status=$(cat "$tmp/status")
     if [ "$k_status" -ne 1 ]; then
-        echo "FAIL: $k_label: exit status $k_status, expected 1"
+        fail "$k_label: exit status $k_status, expected 1"
         sed 's/^/    /' "$tmp/stderr"
         return 1
     fi
     if [ -s "$tmp/stdout" ]; then
-        echo "FAIL: $k_label: printed on standard output:"
+        fail "$k_label: printed on standard output:"
         sed 's/^/    /' "$tmp/stdout"
         return 1
     fi
     if [ ! -s "$tmp/stderr" ]; then
-        echo "FAIL: $k_label: no diagnostic on standard error"
+        fail "$k_label: no diagnostic on standard error"
         return 1
     fi
     # Anything but our own known file is a leftover (temp file, output).
@@ -98,7 +75,7 @@ check_run() {
         [ "$k_f" = "$k_dir/out" ] || k_left="$k_left ${k_f##*/}"
     done
     if [ -n "$k_left" ]; then
-        echo "FAIL: $k_label: left files beside the output:$k_left"
+        fail "$k_label: left files beside the output:$k_left"
         return 1
     fi
     return 0
@@ -119,7 +96,6 @@ for tr in tests/errors/*.tr; do
     mkdir "$dir"
     compile "$base" "$dir"
     if ! check_run "$tr" "$dir"; then
-        failed=$((failed + 1))
         continue
     fi
     if [ -e "$dir/out" ]; then
@@ -147,7 +123,6 @@ for tr in tests/errors/*.tr; do
     chmod 640 "$dir/out"
     compile "$base" "$dir"
     if ! check_run "$tr (existing output)" "$dir"; then
-        failed=$((failed + 1))
         continue
     fi
     if ! cmp -s "$dir/out" "$tmp/known"; then
@@ -162,12 +137,10 @@ for tr in tests/errors/*.tr; do
         fail "$tr: second run printed different diagnostics"
         continue
     fi
-    passed=$((passed + 1))
+    pass
 done
 
 if [ $((passed + failed)) -eq 0 ]; then
-    echo "FAIL: no error cases found (run from the repository root)"
-    failed=1
+    fail "no error cases found (run from the repository root)"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -23,6 +23,8 @@ set -eu
 LC_ALL=C
 export LC_ALL
 unset TCPROUTEC_PATH NO_COLOR 2>/dev/null || true
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 update=0
 case "${1-}" in
@@ -31,27 +33,11 @@ case "${1-}" in
     *) echo "usage: $0 [--update]" >&2; exit 2 ;;
 esac
 
-root=$(pwd)
-bin=${TCPROUTEC:-./tcproutec}
-case "$bin" in
-    /*) ;;
-    *) bin="$root/$bin" ;;
-esac
-if [ ! -x "$bin" ]; then
-    echo "run-golden: $bin: no such executable (run make first)" >&2
-    exit 2
-fi
+trc_need_bin run-golden
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-golden.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
-
-passed=0
-failed=0
-fail() {
-    echo "FAIL: $*"
-    failed=$((failed + 1))
-}
 
 # target_args EXT: the options that select the output for an expected file.
 target_args() {
@@ -70,17 +56,7 @@ compile() {
     shift 5
     (
         cd "$c_dir"
-        set --  "$@"
-        if [ -n "$c_args" ] && [ -f "$c_args" ]; then
-            # one argument per line; blank lines and # comments skipped
-            while IFS= read -r line || [ -n "$line" ]; do
-                case "$line" in
-                    ''|'#'*) continue ;;
-                esac
-                set -- "$@" "$line"
-            done < "$c_args"
-        fi
-        exec "$bin" "$@" "$c_base.tr"
+        trc_exec_case "$c_args" "$c_base.tr" "$bin" "$@"
     ) > "$c_out" 2> "$c_err"
 }
 
@@ -138,7 +114,7 @@ run_case() {
             fail "$r_label [$ext]: -o FILE differs from standard output"
             continue
         fi
-        passed=$((passed + 1))
+        pass
     done
 }
 
@@ -158,8 +134,6 @@ for tr in examples/*.tr; do
 done
 
 if [ $((passed + failed)) -eq 0 ]; then
-    echo "FAIL: no golden cases found (run from the repository root)"
-    failed=1
+    fail "no golden cases found (run from the repository root)"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -15,29 +15,13 @@ set -eu
 LC_ALL=C
 export LC_ALL
 unset TCPROUTEC_PATH 2>/dev/null || true
-
-root=$(pwd)
-bin=${TCPROUTEC:-./tcproutec}
-case "$bin" in
-    /*) ;;
-    *) bin="$root/$bin" ;;
-esac
-if [ ! -x "$bin" ]; then
-    echo "verify: $bin: no such executable (run make first)" >&2
-    exit 2
-fi
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+trc_need_bin verify
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-verify.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    echo "FAIL: $*"
-    failed=$((failed + 1))
-}
 
 # run EXPECTED_STATUS NAME ARGS...: runs the compiler in $tmp, stdout to
 # $tmp/out, stderr to $tmp/err; checks the exit status.
@@ -169,7 +153,6 @@ if run 2 "--verify with --check" --verify rules.v4 --check article.tr; then pass
 if run 0 "--explain output" --explain --verify routes.explain iot-gateway.tr; then pass; fi
 
 # contrib/pre-commit: refuses a commit whose staged outputs are stale.
-skipped=0
 hook() {
     h_want=$1 h_name=$2
     h_status=0
@@ -221,13 +204,7 @@ if command -v git > /dev/null 2>&1; then
     (cd "$tmp/repo" && sed -i 's/192.0.2.1/192.0.2.2/' tcproutec.verify && git add tcproutec.verify)
     hook 1 "tcproutec.verify list, stale"
 else
-    echo "SKIPPED: contrib/pre-commit: git is not installed"
-    skipped=1
+    skip "contrib/pre-commit: git is not installed"
 fi
 
-if [ "$skipped" -gt 0 ]; then
-    echo "$passed passed, $failed failed, $skipped skipped"
-else
-    echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+finish

@@ -388,25 +388,13 @@ nft_body() {
     ' "$1"
 }
 
-# ---- reporting, shared by the kernel scripts -----------------------------
-# Each script ends with finish: "N passed, N failed, N skipped", and exit 1
-# when anything failed. A skip says why; it is never counted as a pass.
-passed=0 failed=0 skipped=0
-pass() { echo "ok: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-skip() { echo "SKIPPED: $*"; skipped=$((skipped + 1)); }
-finish() {
-    echo "$passed passed, $failed failed, $skipped skipped"
-    [ "$failed" -eq 0 ]
-    exit
-}
-
-# The compiler under test: $TCPROUTEC, or the tree's ./tcproutec.
-bin=${TCPROUTEC:-./tcproutec}
-case "$bin" in
-    /*) ;;
-    *) bin="$TRC_ROOT/$bin" ;;
-esac
+# ---- reporting and the compiler under test: tests/lib.sh ------------------
+# Each script ends with finish: "N passed, N failed" (", N skipped" when any
+# were), and exit 1 when anything failed. A skip says why; it is never
+# counted as a pass. bin: $TCPROUTEC, or the tree's ./tcproutec.
+# shellcheck source=tests/lib.sh
+. "$TRC_ROOT/tests/lib.sh"
+bin=$(trc_bin "$TRC_ROOT")
 
 # probes TIMEOUT LABEL ROLE PROTO ADDR:PORT BIND ...: run the probes side by
 # side; result of probe LABEL with: result LABEL.

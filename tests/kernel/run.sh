@@ -5,8 +5,8 @@
 # As root, in network namespaces it creates and deletes (see lib.sh). Where
 # it cannot run (not root, no namespaces, no iptables tools), it says
 # SKIPPED with the reason and counts it as skipped, never as passed.
-# Ends with "N passed, N failed, N skipped" (the sum of the scripts);
-# exits 1 when anything failed.
+# Ends with "N passed, N failed", and ", N skipped" when any were (the sum
+# of the scripts); exits 1 when anything failed.
 # Checks run in subshells (trc_spawn) and are called through "$@":
 # shellcheck disable=SC2030,SC2031,SC2317
 set -uo pipefail
@@ -18,27 +18,26 @@ export LC_ALL=C
 reason=$(trc_skip_reason iptables-nft-restore iptables-nft-save \
     iptables-legacy-restore iptables-legacy-save)
 if [ -n "$reason" ]; then
-    echo "SKIPPED: kernel tests: $reason"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
+    skip "kernel tests: $reason"
+    finish
 fi
 
-total_p=0 total_f=0 total_s=0 status=0
-for script in roundtrip.sh traffic.sh breadth.sh hostile.sh; do
+status=0
+for script in roundtrip.sh traffic.sh breadth.sh hostile.sh scale.sh; do
     echo "== tests/kernel/$script"
     start=$SECONDS
     bash "$here/$script" 2>&1 | tee "$TRC_TMP/out"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$TRC_TMP/out" | tail -n 1)
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$TRC_TMP/out" | tail -n 1)
     if [ -z "$line" ]; then
-        echo "FAIL: tests/kernel/$script ended without its summary line"
-        total_f=$((total_f + 1))
+        fail "tests/kernel/$script ended without its summary line"
         status=1
         continue
     fi
     read -r p _ f _ s _ <<< "$line"
-    total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
     echo "   ($script: $((SECONDS - start)) s)"
 done
-echo "$total_p passed, $total_f failed, $total_s skipped"
-exit "$status"
+# A script that failed without counting a failure still fails the suite.
+[ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || fail "a kernel script exited non-zero"
+finish

@@ -7,18 +7,20 @@
 #   tests/trace/run.sh            (ends with "N passed, N failed"; exit 1 on failure)
 # Environment: TCPROUTEC (default: tcproutec at the top of the repository);
 # TRACE_KEEP=DIR keeps the compiled and broken files there for a look.
+# The checks (check, nft, v4, v6) are called through want:
+# shellcheck disable=SC2317
 set -eu
 LC_ALL=C
 export LC_ALL
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-bin=${TCPROUTEC:-$root/tcproutec}
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh"
+bin=$(trc_bin "$root")
 self=$here/selftest
 tab=$(printf '\t')
 tmp=${TRACE_KEEP:-$(mktemp -d)}
 [ -n "${TRACE_KEEP-}" ] || trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
 
 # want STATUS NAME COMMAND...: COMMAND must exit with STATUS.
 want() {
@@ -26,11 +28,9 @@ want() {
 	shift 2
 	if "$@" >"$tmp/out" 2>&1; then rc=0; else rc=$?; fi
 	if [ "$rc" -eq "$st" ]; then
-		pass=$((pass + 1))
-		echo "PASS: $name"
+		pass "$name"
 	else
-		fail=$((fail + 1))
-		echo "FAIL: $name (exit $rc, wanted $st)"
+		fail "$name (exit $rc, wanted $st)"
 		sed 's/^/    /' "$tmp/out"
 	fi
 }
@@ -51,11 +51,9 @@ broken() {
 # said NAME TEXT: the last command's output contains TEXT.
 said() {
 	if grep -qF "$2" "$tmp/out"; then
-		pass=$((pass + 1))
-		echo "PASS: $1"
+		pass "$1"
 	else
-		fail=$((fail + 1))
-		echo "FAIL: $1 (no '$2' in:)"
+		fail "$1 (no '$2' in:)"
 		sed 's/^/    /' "$tmp/out"
 	fi
 }
@@ -69,17 +67,8 @@ check() { python3 "$here/check.py" "$@"; }
 compile() {
 	(
 		cd "$(dirname "$1")"
-		set -- "$(basename "$1")" "$2" "$3"
-		src=$1 args=$2 target=$3
-		set -- -t "$target"
-		if [ -f "$args" ]; then
-			while IFS= read -r line || [ -n "$line" ]; do
-				case "$line" in '' | '#'*) continue ;; esac
-				set -- "$@" "$line"
-			done <"$args"
-		fi
 		unset TCPROUTEC_PATH
-		exec "$bin" "$@" "$src"
+		trc_exec_case "$2" "$(basename "$1")" "$bin" -t "$3"
 	) >"$4" 2>"$tmp/compile.err"
 }
 
@@ -97,16 +86,14 @@ golden() {
 	name=$(basename "$1" .tr) exp=$2/$(basename "$1" .tr).expect.json
 	label="golden ${1#"$root"/}"
 	if [ ! -f "$exp" ]; then
-		fail=$((fail + 1))
-		echo "FAIL: $label: no ${exp#"$root"/} (write it from the source)"
+		fail "$label: no ${exp#"$root"/} (write it from the source)"
 		return 0
 	fi
 	targets="iptables nft"
 	if has6 "$exp"; then targets="$targets ip6tables"; fi
 	for target in $targets; do
 		if ! compile "$1" "$2/$name.args" "$target" "$tmp/$name.$target"; then
-			fail=$((fail + 1))
-			echo "FAIL: $label: tcproutec -t $target failed:"
+			fail "$label: tcproutec -t $target failed:"
 			sed 's/^/    /' "$tmp/compile.err"
 			return 0
 		fi
@@ -130,8 +117,7 @@ if [ -x "$bin" ]; then
 		golden "$f" "$root/tests/golden/examples"
 	done
 else
-	fail=$((fail + 1))
-	echo "FAIL: $bin: no such executable (run make first)"
+	fail "$bin: no such executable (run make first)"
 fi
 
 # 2. The hand-written rulesets (doc/iptables-output.md and doc/nft-output.md
@@ -373,5 +359,4 @@ want 2 "nft: refuse a return without its allow match" nft "$tmp/nfreturn.nft" --
 broken nfnodel "$ft.nft" '/^delete table inet /d'
 want 2 "nft: refuse an inet table not replaced (no delete)" nft "$tmp/nfnodel.nft" --expect "$ftx"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,9 +5,6 @@
 
 #include "explain.h"
 
-#define EXPLAIN_IPTABLES PLAN_IPTABLES
-#define EXPLAIN_NFT PLAN_NFT
-
 /* What the plan says of one server, in one place for the assertions. */
 struct share {
 	bool by_slots, has_q31;
@@ -76,7 +73,7 @@ static void test_random_iptables_exact(void **state)
 {
 	(void)state;
 	struct shares sh;
-	compile_route(&sh, WEIGHTED, EXPLAIN_IPTABLES);
+	compile_route(&sh, WEIGHTED, PLAN_IPTABLES);
 	static const uint32_t q[] = {214748365, 477218588, 920350135};
 	static const char *dec[] = {"0.100000000093", "0.199999999793",
 				    "0.300000000095", "0.400000000018"};
@@ -95,7 +92,7 @@ static void test_random_nft_slots(void **state)
 {
 	(void)state;
 	struct shares sh;
-	compile_route(&sh, WEIGHTED, EXPLAIN_NFT);
+	compile_route(&sh, WEIGHTED, PLAN_NFT);
 	static const char *dec[] = {"0.100000000000", "0.200000000000",
 				    "0.300000000000", "0.400000000000"};
 	uint64_t first = 0;
@@ -121,7 +118,7 @@ static void test_roundrobin_gcd_and_drain(void **state)
 			   " server 203.0.113.12:1883 weight 4 drain\n"
 			   " server 203.0.113.13:1883 weight 2\n"
 			   " server 203.0.113.14:1883 weight 4\n balance roundrobin\n}\n",
-		      EXPLAIN_IPTABLES);
+		      PLAN_IPTABLES);
 	assert_int_equal(sh.s[0].slots, 3);
 	assert_int_equal(sh.s[1].slots, 0);
 	assert_int_equal(sh.s[2].first_slot, 3);
@@ -152,7 +149,7 @@ static void test_ties_round_half_up(void **state)
 			   " server 198.51.100.8:80 weight 1000\n"
 			   " server 198.51.100.9:80 weight 1000\n"
 			   " server 198.51.100.10:80 weight 1000\n"
-			   " server 198.51.100.11:80 weight 191\n}\n", EXPLAIN_IPTABLES);
+			   " server 198.51.100.11:80 weight 191\n}\n", PLAN_IPTABLES);
 	assert_int_equal(sh.s[0].q31, 262144);
 	assert_string_equal(sh.s[0].decimal, "0.000122070313");
 	free_shares(&sh);
@@ -166,7 +163,7 @@ static void test_ties_round_half_up(void **state)
 			   " server 198.51.100.8:80 weight 1000\n"
 			   " server 198.51.100.9:80 weight 1000\n"
 			   " server 198.51.100.10:80 weight 1000\n"
-			   " server 198.51.100.11:80 weight 191\n}\n", EXPLAIN_NFT);
+			   " server 198.51.100.11:80 weight 191\n}\n", PLAN_NFT);
 	assert_string_equal(sh.s[0].decimal, "0.000122070313");
 	free_shares(&sh);
 }
@@ -176,7 +173,7 @@ static void test_single_server_is_one(void **state)
 	(void)state;
 	struct shares sh;
 	compile_route(&sh, "route r {\n listen tcp 192.0.2.1:80\n"
-			   " server 198.51.100.2:80\n}\n", EXPLAIN_IPTABLES);
+			   " server 198.51.100.2:80\n}\n", PLAN_IPTABLES);
 	assert_string_equal(sh.s[0].decimal, "1.000000000000");
 	assert_false(sh.s[0].has_q31);
 	free_shares(&sh);
@@ -198,7 +195,7 @@ static void test_text_view(void **state)
 			       "    comment \"a } in a comment\"\n"
 			       "}\n"
 			       "route ping { listen tcp 192.0.2.1:7; server 198.51.100.9:7 }\n",
-			       EXPLAIN_IPTABLES, EXPLAIN_TEXT);
+			       PLAN_IPTABLES, EXPLAIN_TEXT);
 	assert_non_null(strstr(t, "route app (t.tr:2)\n"));
 	assert_non_null(strstr(t, "  comment  a } in a comment\n"));
 	assert_non_null(strstr(t, "  33.33 %  probability 0.33333333349  t.tr:4\n"));
@@ -218,7 +215,7 @@ static void test_json_view(void **state)
 			       "    server 198.51.100.2:8080 weight 3\n"
 			       "    server 198.51.100.3:8080\n"
 			       "    comment \"Bob's farm, 50%\"\n}\n",
-			       EXPLAIN_IPTABLES, EXPLAIN_JSON);
+			       PLAN_IPTABLES, EXPLAIN_JSON);
 	assert_non_null(strstr(j, "\"schema\": \"" EXPLAIN_SCHEMA "\""));
 	assert_non_null(strstr(j, "\"comment\": \"Bob's farm, 50%\""));
 	assert_non_null(strstr(j, "\"place\": {\"file\": \"t.tr\", \"line\": 3, \"column\": 5}"));
@@ -231,7 +228,7 @@ static void test_json_view(void **state)
 	assert_non_null(strstr(j, "\"chain\": \"TRC-app\""));
 	free(j);
 	j = explain_text("route app {\n listen tcp 192.0.2.1:80\n server 198.51.100.2:8080\n}\n",
-			 EXPLAIN_NFT, EXPLAIN_JSON);
+			 PLAN_NFT, EXPLAIN_JSON);
 	assert_non_null(strstr(j, "\"target\": \"nft\""));
 	assert_non_null(strstr(j, "\"chain\": null"));
 	assert_non_null(strstr(j, "\"rule\": {\"kind\": \"slots\", \"first\": 0, \"count\": 1, \"of\": 1}"));
