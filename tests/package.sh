@@ -42,19 +42,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
-passed=0 failed=0 skipped=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-no() { echo "FAIL: $*"; failed=$((failed + 1)); }
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh"
 indent() { sed 's/^/    /'; }
-finish() {
-    if [ "$skipped" -gt 0 ]; then
-        echo "$passed passed, $failed failed, $skipped skipped"
-    else
-        echo "$passed passed, $failed failed"
-    fi
-    [ "$failed" -eq 0 ]
-    exit
-}
 
 missing=
 for tool in git dpkg-buildpackage dpkg-parsechangelog dpkg-source dh \
@@ -62,11 +52,11 @@ for tool in git dpkg-buildpackage dpkg-parsechangelog dpkg-source dh \
     command -v "$tool" > /dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
-    no "missing tools:$missing (make deps installs tools/deps.txt)"
+    fail "missing tools:$missing (make deps installs tools/deps.txt)"
     finish
 fi
 if ! git -C "$root" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
-    no "$root is not a git checkout: cannot tell sources from build products"
+    fail "$root is not a git checkout: cannot tell sources from build products"
     finish
 fi
 
@@ -74,9 +64,9 @@ fi
 version=$(sed -n 's/^VERSION *:= *//p' "$root/Makefile")
 deb_version=$(dpkg-parsechangelog -l "$root/debian/changelog" -S Version)
 if [ -n "$version" ] && [ "$version" = "$deb_version" ]; then
-    ok "debian/changelog and the Makefile agree: version $version"
+    pass "debian/changelog and the Makefile agree: version $version"
 else
-    no "the Makefile says VERSION '$version', debian/changelog '$deb_version':" \
+    fail "the Makefile says VERSION '$version', debian/changelog '$deb_version':" \
        "add a debian/changelog entry (dch -v $version) or fix VERSION"
 fi
 arch=$(dpkg --print-architecture)
@@ -98,9 +88,9 @@ export_tree() {
 
 one=$tmp/one/tcproutec
 two=$tmp/second-build/in/a/longer/directory/tcproutec-copy
-export_tree "$one" && export_tree "$two" || no "cannot copy the tree"
+export_tree "$one" && export_tree "$two" || fail "cannot copy the tree"
 for f in debian/rules debian/control debian/changelog Makefile; do
-    [ -f "$one/$f" ] || no "the copy has no $f (is it committed or at least not ignored?)"
+    [ -f "$one/$f" ] || fail "the copy has no $f (is it committed or at least not ignored?)"
 done
 
 (cd "$one" && dpkg-buildpackage -us -uc -b) > "$tmp/one.log" 2>&1 &
@@ -114,9 +104,9 @@ check_build() {
     wait "$2"
     c_st=$?
     if [ "$c_st" -eq 0 ] && [ -f "$(dirname "$3")/$deb" ]; then
-        ok "dpkg-buildpackage -us -uc -b in $3"
+        pass "dpkg-buildpackage -us -uc -b in $3"
     else
-        no "dpkg-buildpackage in $3 failed (exit $c_st); end of its log:"
+        fail "dpkg-buildpackage in $3 failed (exit $c_st); end of its log:"
         tail -n 40 "$tmp/$1.log" | indent
         built=0
     fi
@@ -127,21 +117,21 @@ check_build two "$pid_two" "$two"
 out_one=$(dirname "$one") out_two=$(dirname "$two")
 # The test suites ran in the first build (dh_auto_test).
 if grep -q '^== build/unit/' "$tmp/one.log" && grep -q 'passed, 0 failed' "$tmp/one.log"; then
-    ok "the build ran the unit, golden, error and completion suites"
+    pass "the build ran the unit, golden, error and completion suites"
 else
-    no "the first build did not run its test suites (dh_auto_test)"
+    fail "the first build did not run its test suites (dh_auto_test)"
 fi
 if grep -q -- '-Werror\( \|$\)' "$tmp/one.log"; then
-    no "the package build compiles with -Werror (debian/rules must pass WERROR=0)"
+    fail "the package build compiles with -Werror (debian/rules must pass WERROR=0)"
 else
-    ok "the package build does not use -Werror"
+    pass "the package build does not use -Werror"
 fi
 
 for f in "$deb" "$dbgsym"; do
     if cmp -s "$out_one/$f" "$out_two/$f"; then
-        ok "reproducible: $f is byte-identical from both directories"
+        pass "reproducible: $f is byte-identical from both directories"
     else
-        no "not reproducible: $f differs between the two builds:"
+        fail "not reproducible: $f differs between the two builds:"
         for d in one two; do
             if [ "$d" = one ]; then dir=$out_one; else dir=$out_two; fi
             mkdir -p "$tmp/x-$d"
@@ -161,9 +151,9 @@ done
 src=$tmp/source/tcproutec-$deb_version
 export_tree "$src"
 if (cd "$tmp/source" && dpkg-source -b "tcproutec-$deb_version") > "$tmp/source.log" 2>&1; then
-    ok "dpkg-source -b"
+    pass "dpkg-source -b"
 else
-    no "dpkg-source -b failed:"
+    fail "dpkg-source -b failed:"
     indent < "$tmp/source.log"
 fi
 changes=$out_one/tcproutec_${deb_version}_$arch.changes
@@ -174,9 +164,9 @@ for what in "$changes" "$dsc"; do
     # Overrides (debian/*lintian-overrides) must say why, and are listed.
     if lintian --fail-on error,warning --display-info --pedantic --show-overrides \
             "$what" > "$tmp/lintian.out" 2>&1; then
-        ok "lintian: no error or warning on $(basename "$what")"
+        pass "lintian: no error or warning on $(basename "$what")"
     else
-        no "lintian on $(basename "$what"):"
+        fail "lintian on $(basename "$what"):"
     fi
     grep -v '^running with root privileges' "$tmp/lintian.out" | indent
 done
@@ -196,43 +186,42 @@ for f in ./usr/bin/tcproutec \
          ./usr/share/doc/tcproutec/examples/ci-example.yml \
          ./usr/share/doc/tcproutec/examples/README.md \
          ./usr/share/doc/tcproutec/examples/article.tr; do
-    if grep -qx -- "$f" "$tmp/contents"; then ok "the package has $f"; else no "the package lacks $f"; fi
+    if grep -qx -- "$f" "$tmp/contents"; then pass "the package has $f"; else fail "the package lacks $f"; fi
 done
 for f in "$root"/stdlib/*.tr; do
     grep -qx -- "./usr/share/tcproutec/${f##*/}" "$tmp/contents" ||
-        no "the package lacks the stdlib file ${f##*/}"
+        fail "the package lacks the stdlib file ${f##*/}"
 done
 mkdir -p "$tmp/x"
 dpkg-deb -x "$out_one/$deb" "$tmp/x"
 if grep -rlF -e "$out_one" -e "$tmp" "$tmp/x" > "$tmp/paths"; then
-    no "files in the package name the build directory:"
+    fail "files in the package name the build directory:"
     indent < "$tmp/paths"
 else
-    ok "no file in the package names the build directory (-ffile-prefix-map)"
+    pass "no file in the package names the build directory (-ffile-prefix-map)"
 fi
 exe=$tmp/x/usr/bin/tcproutec
 if strings "$exe" | grep -qx /usr/share/tcproutec; then
-    ok "the binary looks for its stdlib in /usr/share/tcproutec"
+    pass "the binary looks for its stdlib in /usr/share/tcproutec"
 else
-    no "the binary does not name /usr/share/tcproutec (PREFIX=/usr not passed?)"
+    fail "the binary does not name /usr/share/tcproutec (PREFIX=/usr not passed?)"
 fi
-readelf -hW "$exe" | grep -q 'Type: *DYN' && ok "hardening: PIE" || no "hardening: not PIE"
-readelf -lW "$exe" | grep -q GNU_RELRO && ok "hardening: RELRO" || no "hardening: no RELRO"
-readelf -dW "$exe" | grep -q BIND_NOW && ok "hardening: BIND_NOW" || no "hardening: no BIND_NOW"
+readelf -hW "$exe" | grep -q 'Type: *DYN' && pass "hardening: PIE" || fail "hardening: not PIE"
+readelf -lW "$exe" | grep -q GNU_RELRO && pass "hardening: RELRO" || fail "hardening: no RELRO"
+readelf -dW "$exe" | grep -q BIND_NOW && pass "hardening: BIND_NOW" || fail "hardening: no BIND_NOW"
 readelf --dyn-syms -W "$exe" > "$tmp/syms"
-grep -q '__stack_chk_fail' "$tmp/syms" && ok "hardening: stack protector" ||
-    no "hardening: no stack protector"
-grep -q '__[a-z]*printf_chk' "$tmp/syms" && ok "hardening: _FORTIFY_SOURCE" ||
-    no "hardening: no fortified functions (CPPFLAGS not passed?)"
+grep -q '__stack_chk_fail' "$tmp/syms" && pass "hardening: stack protector" ||
+    fail "hardening: no stack protector"
+grep -q '__[a-z]*printf_chk' "$tmp/syms" && pass "hardening: _FORTIFY_SOURCE" ||
+    fail "hardening: no fortified functions (CPPFLAGS not passed?)"
 
 # ---- 5. installed ----------------------------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIPPED: installing the package needs root"
-    skipped=$((skipped + 1))
+    skip "installing the package needs root"
     finish
 fi
 if dpkg-query -W -f '${db:Status-Abbrev}' tcproutec 2> /dev/null | grep -q '^.i'; then
-    no "tcproutec is already installed here; remove it first (apt-get remove tcproutec)" \
+    fail "tcproutec is already installed here; remove it first (apt-get remove tcproutec)" \
        "so that this test can install its own build and leave the machine as it was"
     finish
 fi
@@ -240,17 +229,17 @@ fi
 if (cd "$out_one" && DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends "./$deb") > "$tmp/apt.log" 2>&1; then
     installed=1
-    ok "apt-get install ./$deb"
+    pass "apt-get install ./$deb"
 else
     installed=1   # whatever it did, undo it
-    no "apt-get install ./$deb failed:"
+    fail "apt-get install ./$deb failed:"
     tail -n 20 "$tmp/apt.log" | indent
     finish
 fi
 bin=/usr/bin/tcproutec
 got=$("$bin" --version 2>&1)
-[ "$got" = "tcproutec $version" ] && ok "$bin --version: $got" ||
-    no "$bin --version says '$got', not 'tcproutec $version'"
+[ "$got" = "tcproutec $version" ] && pass "$bin --version: $got" ||
+    fail "$bin --version says '$got', not 'tcproutec $version'"
 
 # Every example, each target, from a directory outside the tree; where a
 # golden file exists the output must be identical to it.
@@ -264,22 +253,22 @@ for tr in "$tmp"/examples/*.tr; do
                 > "$tmp/err" 2>&1 && [ -s "$tmp/examples/$base.$ext" ]; then
             golden=$root/tests/golden/examples/$base.$ext
             if [ ! -f "$golden" ]; then
-                ok "installed: $base.tr -t $target"
+                pass "installed: $base.tr -t $target"
             elif cmp -s "$golden" "$tmp/examples/$base.$ext"; then
-                ok "installed: $base.tr -t $target, identical to tests/golden/examples/$base.$ext"
+                pass "installed: $base.tr -t $target, identical to tests/golden/examples/$base.$ext"
             else
-                no "installed: $base.tr -t $target differs from tests/golden/examples/$base.$ext"
+                fail "installed: $base.tr -t $target differs from tests/golden/examples/$base.$ext"
             fi
         else
-            no "installed: $base.tr -t $target failed:"
+            fail "installed: $base.tr -t $target failed:"
             indent < "$tmp/err"
         fi
     done
 done
 if TCPROUTEC=$bin tests/run-golden.sh > "$tmp/golden.log" 2>&1; then
-    ok "installed: the golden suite ($(tail -n 1 "$tmp/golden.log"))"
+    pass "installed: the golden suite ($(tail -n 1 "$tmp/golden.log"))"
 else
-    no "installed: the golden suite:"
+    fail "installed: the golden suite:"
     grep -v '^ok' "$tmp/golden.log" | indent
 fi
 
@@ -296,17 +285,17 @@ route broker {
 EOF
 if (cd "$tmp/site" && "$bin" -t nft routes.tr) > "$tmp/out" 2> "$tmp/err" &&
         grep -q 1883 "$tmp/out"; then
-    ok "installed: include \"services.tr\" compiles outside the tree"
+    pass "installed: include \"services.tr\" compiles outside the tree"
 else
-    no "installed: include \"services.tr\" outside the tree:"
+    fail "installed: include \"services.tr\" outside the tree:"
     indent < "$tmp/err"
 fi
 printf 'include "services.tr"\ndefine mqtt = 1884\n' > "$tmp/site/clash.tr"
 (cd "$tmp/site" && "$bin" --color=never --check clash.tr) > /dev/null 2> "$tmp/err"
 if grep -q '/usr/share/tcproutec/services.tr:[0-9]' "$tmp/err"; then
-    ok "installed: services.tr is read from /usr/share/tcproutec"
+    pass "installed: services.tr is read from /usr/share/tcproutec"
 else
-    no "installed: the stdlib was not found in /usr/share/tcproutec:"
+    fail "installed: the stdlib was not found in /usr/share/tcproutec:"
     indent < "$tmp/err"
 fi
 
@@ -315,20 +304,20 @@ comp=/usr/share/bash-completion/completions/tcproutec
 if bash -c '. /usr/share/bash-completion/bash_completion &&
             __load_completion tcproutec && complete -p tcproutec' 2>&1 |
         grep -q -- '-F _tcproutec'; then
-    ok "installed: bash-completion loads the completion of tcproutec"
+    pass "installed: bash-completion loads the completion of tcproutec"
 else
-    no "installed: bash-completion does not load a completion for tcproutec"
+    fail "installed: bash-completion does not load a completion for tcproutec"
 fi
 if TCPROUTEC=$bin COMPLETION=$comp tests/completion.sh > "$tmp/comp.log" 2>&1; then
-    ok "installed: tests/completion.sh ($(tail -n 1 "$tmp/comp.log"))"
+    pass "installed: tests/completion.sh ($(tail -n 1 "$tmp/comp.log"))"
 else
-    no "installed: tests/completion.sh:"
+    fail "installed: tests/completion.sh:"
     grep -v '^ok' "$tmp/comp.log" | indent
 fi
 if [ -f /usr/share/vim/vimfiles/pack/dist-bundle/start/tcproutec/syntax/tr.vim ]; then
-    ok "installed: the Vim addon is in Vim's package path"
+    pass "installed: the Vim addon is in Vim's package path"
 else
-    no "installed: no Vim addon under /usr/share/vim/vimfiles/pack/dist-bundle/start"
+    fail "installed: no Vim addon under /usr/share/vim/vimfiles/pack/dist-bundle/start"
 fi
 
 # Leave the machine as found.
@@ -336,9 +325,9 @@ if DEBIAN_FRONTEND=noninteractive apt-get remove -y --purge tcproutec > "$tmp/ap
         ! dpkg-query -W -f '${db:Status-Abbrev}' tcproutec 2> /dev/null | grep -q '^.i' &&
         [ ! -e "$bin" ] && [ ! -e /usr/share/tcproutec ]; then
     installed=0
-    ok "apt-get remove --purge tcproutec: removed"
+    pass "apt-get remove --purge tcproutec: removed"
 else
-    no "the package could not be removed cleanly:"
+    fail "the package could not be removed cleanly:"
     tail -n 20 "$tmp/apt.log" | indent
 fi
 
