@@ -192,6 +192,10 @@ for f in "$root"/stdlib/*.tr; do
     grep -qx -- "./usr/share/tcproutec/${f##*/}" "$tmp/contents" ||
         fail "the package lacks the stdlib file ${f##*/}"
 done
+for f in "$root"/examples/*.tr; do
+    grep -qx -- "./usr/share/doc/tcproutec/examples/${f##*/}" "$tmp/contents" ||
+        fail "the package lacks the example ${f##*/}"
+done
 mkdir -p "$tmp/x"
 dpkg-deb -x "$out_one/$deb" "$tmp/x"
 if grep -rlF -e "$out_one" -e "$tmp" "$tmp/x" > "$tmp/paths"; then
