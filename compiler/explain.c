@@ -9,13 +9,13 @@
 
 /* ---- names of things -------------------------------------------------- */
 
-void explain_snat_str(const struct model *m, const struct m_route *r, char out[64])
+void explain_snat_str(const struct model *m, const struct m_route *r, char out[160])
 {
 	const struct m_snat *sn = &m->snats[r->snat_cls];
 	if (sn->kind == M_SNAT_ADDR)
-		model_addr_str(&sn->addr, out);
+		model_snat_str(sn, out);
 	else
-		snprintf(out, 64, "%s", sn->kind == M_SNAT_NONE ? "none" : "masquerade");
+		snprintf(out, 160, "%s", sn->kind == M_SNAT_NONE ? "none" : "masquerade");
 }
 
 /* "198.51.100.0/24", or "203.0.113.7" for a single host (cidr: always
@@ -113,7 +113,7 @@ static void text_route(const struct plan *p, const struct plan_route *pr, struct
 {
 	const struct model *m = p->m;
 	const struct m_route *r = pr->r;
-	char place[128], snat[64];
+	char place[128], snat[160];
 	place_str(&r->loc, place, sizeof(place));
 	buf_printf(out, "\nroute %s (%s)%s\n", r->name, place, r->family == 6 ? ", IPv6" : "");
 	if (r->comment)
@@ -364,6 +364,11 @@ static void json_route(const struct plan *p, const struct plan_route *pr, struct
 	if (sn->kind == M_SNAT_ADDR) {
 		buf_puts(out, "{\"kind\": \"address\", \"address\": ");
 		json_addr(out, &sn->addr);
+		/* New in 0.2: the last address of a range. */
+		if (memcmp(&sn->last, &sn->addr, sizeof(sn->addr)) != 0) {
+			buf_puts(out, ", \"last\": ");
+			json_addr(out, &sn->last);
+		}
 		buf_putc(out, '}');
 	} else {
 		buf_printf(out, "{\"kind\": \"%s\"}",

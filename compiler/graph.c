@@ -123,7 +123,7 @@ void graph_print(const struct plan *p, struct buf *out)
 	buf_puts(out, "\n\t// routes\n");
 	for (size_t i = 0; i < m->nroutes; i++) {
 		const struct m_route *r = &m->routes[i];
-		char snat[64];
+		char snat[160];
 		explain_snat_str(m, r, snat);
 		snprintf(id, sizeof(id), "route %s", r->name);
 		buf_puts(out, "\t");

@@ -45,7 +45,8 @@ struct m_server {
  * one per distinct address, in order of first use. */
 struct m_snat {
 	enum m_snat_kind kind;
-	struct m_addr addr;   /* M_SNAT_ADDR */
+	struct m_addr addr;   /* M_SNAT_ADDR: the first address */
+	struct m_addr last;   /* the last of a range; = addr for one */
 	struct loc loc;       /* first use */
 	unsigned cls;
 	bool used;
@@ -100,6 +101,9 @@ void model_listener_str(const struct m_listener *l, int family, char *out, size_
 void model_server_str(const struct m_server *s, char out[80]);
 const char *model_proto_name(enum m_proto p);
 const char *model_balance_name(enum m_balance b);
+
+/* "203.0.113.10" or "203.0.113.10-203.0.113.13": an snat address or range. */
+void model_snat_str(const struct m_snat *sn, char out[160]);
 
 /* Text of an address, e.g. "10.0.0.1" or "2001:db8::1" (no prefix). */
 void model_addr_str(const struct m_addr *a, char out[64]);

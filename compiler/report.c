@@ -9,8 +9,8 @@ static void put_snat(const struct model *m, const struct m_route *r, struct buf 
 	} else if (sn->kind == M_SNAT_MASQUERADE) {
 		buf_puts(out, "snat masquerade");
 	} else {
-		char addr[64];
-		model_addr_str(&sn->addr, addr);
+		char addr[160];
+		model_snat_str(sn, addr);
 		buf_printf(out, "snat %s", addr);
 	}
 }

@@ -208,7 +208,8 @@ static int cmp_snat(const void *pa, const void *pb)
 	const struct m_snat *a = pa, *b = pb;
 	if (a->addr.family != b->addr.family)
 		return a->addr.family < b->addr.family ? -1 : 1;
-	return memcmp(a->addr.bytes, b->addr.bytes, sizeof(a->addr.bytes));
+	int c = memcmp(a->addr.bytes, b->addr.bytes, sizeof(a->addr.bytes));
+	return c ? c : memcmp(a->last.bytes, b->last.bytes, sizeof(a->last.bytes));
 }
 
 /* Snat addresses get their classes (and so their marks) in address order,
