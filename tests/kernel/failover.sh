@@ -3,9 +3,11 @@
 # (cases/failover.tr), with contrib/gateway-pair's conntrackd.conf and
 # tcproutec-notify.sh, fails over from front A to front B:
 # - a TCP connection established through A answers from the same server
-#   after the service address and the snat address moved to B;
-# - B's copy of its conntrack entry carries A's mark (the routed bit and
-#   the snat class);
+#   after the service address and the snat address moved to B, and so
+#   does a UDP flow (CoAP-like, one client port);
+# - B's copy of their conntrack entries, in its kernel before their next
+#   packet, carries A's mark (the routed bit and the snat class) and snat
+#   port;
 # - B, promoted with its ruleset missing, loads it (notify script);
 # - new connections through B work and are source-NATed to the address
 #   that moved;
@@ -213,11 +215,39 @@ notify() {
         sh "$CONTRIB/tcproutec-notify.sh" "$2" > "$TRC_TMP/$1/notify" 2>&1
 }
 
-# ct_line FRONT: FRONT's kernel conntrack entry of the held connection
-# (to 192.0.2.1:7100), one line.
+# ct_line FRONT PROTO PORT: FRONT's kernel conntrack entry of the flow to
+# 192.0.2.1:PORT (the held connection, the UDP flow), one line.
 ct_line() {
-    nsx "$1" conntrack -L -p tcp --orig-dst "$SERVICE" --orig-port-dst 7100 \
+    nsx "$1" conntrack -L -p "$2" --orig-dst "$SERVICE" --orig-port-dst "$3" \
         2> /dev/null | head -n 1
+}
+
+# udp_flow: three datagrams of the UDP flow (client port 25000) to route
+# coap; prints the server that answered all three, or what went wrong.
+udp_flow() {
+    trc_nettool connect "$SERVICE" 5683 --netns "$(trc_ns client)" --proto udp \
+        --flows 1 --count 3 --timeout 2 --max-timeouts 2 --sport-base 25000 |
+        "$TRC_PY" -S -c '
+import json, sys
+res = json.load(sys.stdin)
+got = res.get("by_source", {}).get("sport 25000", {})
+ok = len(got) == 1 and sum(got.values()) == 3 and res["peers"] == {sys.argv[1]: 3}
+print(next(iter(got)) if ok else json.dumps(res, sort_keys=True))
+' "$FLOAT"
+}
+
+# same_entry PROTO LINE_A LINE_B: B'"'"'s entry has A'"'"'s mark (routed bit set)
+# and snat port.
+same_entry() {
+    local mark_a mark_b port_a port_b
+    mark_a=$(mark_of "$2") mark_b=$(mark_of "$3")
+    port_a=$(reply_port_of "$2") port_b=$(reply_port_of "$3")
+    if [ -n "$mark_a" ] && [ "$mark_b" = "$mark_a" ] &&
+        [ $((mark_a & 0x00800000)) != 0 ] && [ -n "$port_a" ] && [ "$port_b" = "$port_a" ]; then
+        pass "$tag: $1: B's kernel had the entry before the next packet, with A's mark $mark_a (routed, snat class $(((mark_a >> 16) & 0x7f))) and snat port $port_a"
+    else
+        fail "$tag: $1 conntrack entry: A: ${2:-none}; B, after notify primary: ${3:-none}"
+    fi
 }
 
 # mark_of LINE: the mark of a conntrack -L line, in hex.
@@ -265,8 +295,8 @@ hold_ping() {
 
 # pair LOADER: the whole failover, with one loader.
 pair() {
-    local loader=$1 tag="[$1]" first server line_a line_b mark_a mark_b
-    local port_a port_b i r moved kept
+    local loader=$1 tag="[$1]" first server line_a line_b udp_a udp_b
+    local uline_a uline_b i r moved kept ext
     RULES="$FILES/failover.nft"
     [ "$loader" = iptables ] && RULES="$FILES/failover.v4"
     pair_up || { fail "$tag: topology setup failed"; return; }
@@ -274,7 +304,7 @@ pair() {
         load "$loader" "$f" > "$TRC_TMP/load.$f" 2>&1 ||
             { fail "$tag: loading into $f failed: $(head -c 1000 "$TRC_TMP/load.$f")"; return; }
     done
-    trc_start_servers --hold-ports 7100 7100 443 || { fail "$tag: servers did not start"; return; }
+    trc_start_servers --hold-ports 7100 7100 443 5683 || { fail "$tag: servers did not start"; return; }
     for f in fa fb; do
         r=$(ctd_start "$f") || { fail "$tag: $r"; return; }
     done
@@ -310,6 +340,12 @@ pair() {
         fail "$tag: held connection through A: $r (expected $server)"
     fi
 
+    udp_a=$(udp_flow)
+    case "$udp_a" in
+        b[123]) pass "$tag: UDP flow through A: 3 datagrams answered by $udp_a, source $FLOAT" ;;
+        *) fail "$tag: UDP flow through A: $udp_a" ;;
+    esac
+
     devices a "$TRC_TMP/dev.a" 30000
     r=$(awk '$2 !~ /^b[123]$/' "$TRC_TMP/dev.a" | head -n 5 | tr '\n' ' ')
     if [ -z "$r" ]; then
@@ -320,16 +356,18 @@ pair() {
 
     # B's conntrackd must hold the connection (its external cache) before
     # A fails: wait 5 s at most
-    line_a=$(ct_line fa)
+    line_a=$(ct_line fa tcp 7100) uline_a=$(ct_line fa udp 5683)
     # (grep reads to the end: with pipefail, grep -q would make the
     # pipeline fail on conntrackd's SIGPIPE)
     for i in $(seq 1 50); do
-        r=$(ctd fb -e ct 2> /dev/null | grep -F " dst=$SERVICE " | grep -F " dport=7100 ")
-        [[ "$r" = *ESTABLISHED* ]] && break
+        ctd fb -e ct > "$TRC_TMP/ext" 2> /dev/null
+        r=$(grep -F " dst=$SERVICE " "$TRC_TMP/ext" | grep -F " dport=7100 ")
+        ext=$(grep -F " dst=$SERVICE " "$TRC_TMP/ext" | grep -F " dport=5683 ")
+        [[ "$r" = *ESTABLISHED* ]] && [ -n "$ext" ] && break
         sleep 0.1
     done
-    if [[ "$r" = *ESTABLISHED* ]]; then
-        pass "$tag: B's conntrackd received the connection from A: $r"
+    if [[ "$r" = *ESTABLISHED* ]] && [ -n "$ext" ]; then
+        pass "$tag: B's conntrackd received the TCP connection and the UDP flow from A: $r; $ext"
     else
         fail "$tag: B's conntrackd has not the connection after 5 s; A's internal cache: $(ctd fa -i ct 2>&1 | grep 'dport=7100' | head -n 2); A's kernel: $line_a; A's log: $(tail -n 5 "$TRC_TMP/fa/conntrackd.log"); B's log: $(tail -n 5 "$TRC_TMP/fb/conntrackd.log")"
     fi
@@ -350,21 +388,21 @@ pair() {
     # The entry must be in B's kernel table before the connection's next
     # packet: one made by that packet (a mid-stream pickup, DNATed anew)
     # could reach the same server by chance, and keep the port.
-    line_b=$(ct_line fb)
+    line_b=$(ct_line fb tcp 7100) uline_b=$(ct_line fb udp 5683)
     r=$(hold_ping 2)
     if [ "$r" = "answer $server ping 2" ]; then
         pass "$tag: the connection opened through A answers through B, same server: $r"
     else
         fail "$tag: the connection opened through A, after the failover to B: $r (expected $server)"
     fi
-    mark_a=$(mark_of "$line_a") mark_b=$(mark_of "$line_b")
-    port_a=$(reply_port_of "$line_a") port_b=$(reply_port_of "$line_b")
-    if [ -n "$mark_a" ] && [ "$mark_b" = "$mark_a" ] &&
-        [ $((mark_a & 0x00800000)) != 0 ] && [ -n "$port_a" ] && [ "$port_b" = "$port_a" ]; then
-        pass "$tag: B's kernel had the entry before the next packet, with A's mark $mark_a (routed, snat class $(((mark_a >> 16) & 0x7f))) and snat port $port_a"
+    same_entry TCP "$line_a" "$line_b"
+    udp_b=$(udp_flow)
+    if [ "$udp_b" = "$udp_a" ]; then
+        pass "$tag: the UDP flow goes on through B to the same server: $udp_b"
     else
-        fail "$tag: conntrack entry of the connection: A: ${line_a:-none}; B, after notify primary: ${line_b:-none}"
+        fail "$tag: the UDP flow after the failover to B: $udp_b (expected $udp_a)"
     fi
+    same_entry UDP "$uline_a" "$uline_b"
 
     if r=$(trc_nettool connect "$SERVICE" 4443 --netns "$(trc_ns client)" --count 10 \
         --sport-base 32000 --sources "$TRC_CLIENT" --mode sticky \
