@@ -194,7 +194,9 @@ ctd() {
 ctd_start() {
     local i
     ctd_conf "$1" || return 1
-    nsx "$1" conntrackd -C "$TRC_TMP/$1/conntrackd.conf" \
+    # not through nsx: $! must be conntrackd itself (ip netns exec execs
+    # it), not a subshell whose death would leave it running
+    ip netns exec "$(trc_ns "$1")" conntrackd -C "$TRC_TMP/$1/conntrackd.conf" \
         > "$TRC_TMP/$1/conntrackd.out" 2>&1 &
     TRC_PIDS+=("$!")
     for i in $(seq 1 50); do
@@ -305,8 +307,10 @@ pair() {
             { fail "$tag: loading into $f failed: $(head -c 1000 "$TRC_TMP/load.$f")"; return; }
     done
     trc_start_servers --hold-ports 7100 7100 443 5683 || { fail "$tag: servers did not start"; return; }
+    # (not in $( ): ctd_start records the daemon's PID in TRC_PIDS)
     for f in fa fb; do
-        r=$(ctd_start "$f") || { fail "$tag: $r"; return; }
+        ctd_start "$f" > "$TRC_TMP/ctd_start" ||
+            { fail "$tag: $(cat "$TRC_TMP/ctd_start")"; return; }
     done
     take fa || { fail "$tag: could not give A the floating addresses"; return; }
     # keepalived's start: A becomes primary, B backup
@@ -320,7 +324,7 @@ pair() {
     # the connection that must survive, opened through A
     rm -rf "$TRC_TMP/hold"
     mkdir -p "$TRC_TMP/hold"
-    trc_nettool hold "$SERVICE" 7100 --netns "$(trc_ns client)" \
+    "$TRC_PY" -S "$TRC_KDIR/nettool.py" hold "$SERVICE" 7100 --netns "$(trc_ns client)" \
         --dir "$TRC_TMP/hold" --pings 2 --timeout 3 --wait 40 > /dev/null 2>&1 &
     TRC_PIDS+=("$!")
     for i in $(seq 1 100); do
