@@ -361,8 +361,8 @@ pair() {
     # B's conntrackd must hold the connection (its external cache) before
     # A fails: wait 5 s at most
     line_a=$(ct_line fa tcp 7100) uline_a=$(ct_line fa udp 5683)
-    # (grep reads to the end: with pipefail, grep -q would make the
-    # pipeline fail on conntrackd's SIGPIPE)
+    # (the dump goes to a file first: with pipefail, grep -q on the pipe
+    # would fail the pipeline by conntrackd's SIGPIPE)
     for i in $(seq 1 50); do
         ctd fb -e ct > "$TRC_TMP/ext" 2> /dev/null
         r=$(grep -F " dst=$SERVICE " "$TRC_TMP/ext" | grep -F " dport=7100 ")
