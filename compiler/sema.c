@@ -230,6 +230,55 @@ static void sort_snat_classes(struct sema *s)
 			s->routes[i].snat_cls = to[s->routes[i].snat_cls];
 }
 
+static int cmp_addr(const struct m_addr *a, const struct m_addr *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int c = memcmp(a->bytes, b->bytes, sizeof(a->bytes));
+	if (c)
+		return c;
+	return a->prefix < b->prefix ? -1 : a->prefix > b->prefix;
+}
+
+static int cmp_listener(const void *pa, const void *pb)
+{
+	const struct m_listener *a = pa, *b = pb;
+	if (a->any != b->any)
+		return a->any ? 1 : -1;
+	int c = a->any ? 0 : cmp_addr(&a->addr, &b->addr);
+	if (c)
+		return c;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	if (a->port_hi != b->port_hi)
+		return a->port_hi < b->port_hi ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (!a->iface || !b->iface)
+		return !b->iface - !a->iface;
+	return strcmp(a->iface, b->iface);
+}
+
+static int cmp_allow(const void *pa, const void *pb)
+{
+	return cmp_addr(pa, pb);
+}
+
+/* A route's listeners and client networks are sets: the order they are
+ * written in means nothing, so every printer gets them in one order, and
+ * moving a listen line or a member of an allow set changes no output.
+ * Servers keep theirs: it decides the probabilities. */
+static void canonical_order(struct model *m)
+{
+	for (size_t i = 0; i < m->nroutes; i++) {
+		struct m_route *r = &m->routes[i];
+		if (r->nlisteners > 1)
+			qsort(r->listeners, r->nlisteners, sizeof(*r->listeners), cmp_listener);
+		if (r->nallow > 1)
+			qsort(r->allow, r->nallow, sizeof(*r->allow), cmp_allow);
+	}
+}
+
 static void warn_unused(struct sema *s)
 {
 	if (!diag_warning_enabled(s->d, W_UNUSED_DEFINE))
@@ -296,5 +345,8 @@ struct model *sema_finish(struct sema *s, bool syntax_errors)
 	sema_check_listeners(s);
 	sema_check_cycles(s);
 	warn_unused(s);
-	return diag_errors(s->d) ? NULL : m;
+	if (diag_errors(s->d))
+		return NULL;
+	canonical_order(m);
+	return m;
 }
