@@ -23,6 +23,10 @@ struct compile_opts {
 	const char *stdlib_dir;   /* NULL: none */
 	const char *const *defines;        /* -D NAME=VALUE */
 	size_t ndefines;
+	/* The words of the options, other than -t and -D, that change the
+	 * output, in the order the header records them (model.options). */
+	const char *const *options;
+	size_t noptions;
 };
 
 enum compile_status {

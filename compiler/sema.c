@@ -230,6 +230,83 @@ static void sort_snat_classes(struct sema *s)
 			s->routes[i].snat_cls = to[s->routes[i].snat_cls];
 }
 
+/* A define's value written back from its syntax, in one form whatever
+ * the spacing or the lines it was written on. */
+static void val_text(struct buf *b, const struct ast_val *v)
+{
+	switch (v->kind) {
+	case AV_ADDR:
+		buf_puts(b, v->text);
+		if (v->prefix)
+			buf_printf(b, "/%s", v->prefix);
+		break;
+	case AV_NUMBER:
+	case AV_DURATION:
+		buf_puts(b, v->text);
+		break;
+	case AV_VAR:
+		buf_printf(b, "$%s", v->text);
+		break;
+	case AV_ANY:
+		buf_putc(b, '*');
+		break;
+	case AV_RANGE:
+		val_text(b, v->lo);
+		buf_putc(b, '-');
+		val_text(b, v->hi);
+		break;
+	case AV_SET:
+		buf_putc(b, '{');
+		for (const struct ast_val *e = v->elems; e; e = e->next) {
+			buf_puts(b, e == v->elems ? " " : ", ");
+			val_text(b, e);
+		}
+		buf_puts(b, v->elems ? " }" : "}");
+		break;
+	}
+}
+
+static const char *val_str(struct sema *s, struct buf *b, const struct ast_val *v)
+{
+	b->len = 0;
+	val_text(b, v);
+	return arena_strdup(s->a, buf_cstr(b));
+}
+
+static int cmp_override(const void *pa, const void *pb)
+{
+	const struct m_override *a = pa, *b = pb;
+	return strcmp(a->name, b->name);
+}
+
+/* The -D overrides, by name, each with the define it replaced: the header
+ * and --explain show them. */
+static void record_overrides(struct sema *s)
+{
+	struct model *m = s->m;
+	size_t n = 0;
+	for (const struct ast_stmt *st = s->overrides ? s->overrides->first : NULL; st;
+	     st = st->next)
+		n++;
+	m->overrides = ARENA_ARRAY(s->a, struct m_override, n ? n : 1);
+	struct buf b;
+	buf_init(&b);
+	for (const struct ast_stmt *st = s->overrides ? s->overrides->first : NULL; st;
+	     st = st->next) {
+		const struct def *d = sema_def_find(s, st->name);
+		if (!d || d->stmt != st || !d->shadowed)
+			continue;
+		struct m_override *o = &m->overrides[m->noverrides++];
+		o->name = arena_strdup(s->a, st->name);
+		o->value = val_str(s, &b, st->value);
+		o->arg = arena_printf(s->a, "%s=%s", o->name, o->value);
+		o->replaced = val_str(s, &b, d->shadowed->value);
+		o->replaced_loc = d->shadowed->loc;
+	}
+	buf_free(&b);
+	qsort(m->overrides, m->noverrides, sizeof(*m->overrides), cmp_override);
+}
+
 static int cmp_addr(const struct m_addr *a, const struct m_addr *b)
 {
 	if (a->family != b->family)
@@ -347,6 +424,7 @@ struct model *sema_finish(struct sema *s, bool syntax_errors)
 	warn_unused(s);
 	if (diag_errors(s->d))
 		return NULL;
+	record_overrides(s);
 	canonical_order(m);
 	return m;
 }
