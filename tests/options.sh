@@ -179,7 +179,7 @@ bad "--nft-table empty" "--nft-table wants a name" -t nft --nft-table '' "$src"
 bad "-D without =" "-D wants NAME=VALUE" -D public "$src"
 bad "-D with a bad name" "-D wants NAME=VALUE with a valid name" -D '1x=1' "$src"
 bad "-D with an escape in the name" "-D wants NAME=VALUE with a valid name, not 'a?\[31m=1'" \
-    -D "a$esc[31m=1" "$src"
+    -D "a${esc}[31m=1" "$src"
 # A -D value is one define on one line, and the header that records it
 # stays one comment line: no newline, no other control character.
 bad "-D value with a newline" "may not contain a control character" \
@@ -189,7 +189,7 @@ bad "-D value with a carriage return" "may not contain a control character" \
     -D "public=192.0.2.1$cr" "$src"
 bad "-D value with a tab" "may not contain a control character" -D "public=${tab}192.0.2.1" "$src"
 bad "-D value with an escape" "control character (newline, tab, escape, ...): 'public=?\[2J'" \
-    -D "public=$esc[2J" "$src"
+    -D "public=${esc}[2J" "$src"
 bad "-D value with ';'" "may not contain ';' or '#'" -D 'public=192.0.2.1; policy forward accept' "$src"
 bad "-D value with '#'" "may not contain ';' or '#'" -D 'public=192.0.2.1 # x' "$src"
 
