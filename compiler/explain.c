@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "src.h"
 
 /* ---- names of things -------------------------------------------------- */
@@ -210,12 +211,23 @@ static void text_print(const struct plan *p, struct buf *out)
 	const struct model *m = p->m;
 	buf_printf(out, "tcproutec %s explain: %s, target %s\n", TRC_VERSION,
 		   m->source, plan_target_name(p->target));
+	buf_puts(out, "compiled with: ");
+	report_command_line(p, out);
+	buf_putc(out, '\n');
 	char place[128];
 	place_str(&m->policy_loc, place, sizeof(place));
 	buf_printf(out, "forward policy: %s (%s)\n",
 		   m->forward_accept ? "accept: all forwarded traffic passes"
 				     : "drop: only routed connections and their replies pass",
 		   m->policy_explicit ? place : "the default");
+	/* What the command line changed, and where the source says otherwise. */
+	if (m->noverrides)
+		buf_printf(out, "overrides: %zu\n", m->noverrides);
+	for (size_t i = 0; i < m->noverrides; i++) {
+		const struct m_override *ov = &m->overrides[i];
+		place_str(&ov->replaced_loc, place, sizeof(place));
+		buf_printf(out, "  -D %s replaces %s (%s)\n", ov->arg, ov->replaced, place);
+	}
 	buf_printf(out, "routes: %zu\n", m->nroutes);
 	for (size_t i = 0; i < p->nroutes; i++)
 		text_route(p, &p->routes[i], out);
@@ -424,6 +436,40 @@ static void json_route(const struct plan *p, const struct plan_route *pr, struct
 	buf_puts(out, "\n      ]}\n    }");
 }
 
+/* "command" and "overrides": how the ruleset described was made. */
+static void json_command(const struct plan *p, struct buf *out)
+{
+	const struct model *m = p->m;
+	struct buf line;
+	buf_init(&line);
+	report_command_line(p, &line);
+	buf_puts(out, "  \"command\": {\"line\": ");
+	json_strn(out, line.data, line.len);
+	buf_free(&line);
+	buf_puts(out, ",\n              \"argv\": [");
+	struct vec v = {0};
+	report_command_argv(p, &v);
+	for (size_t i = 0; i < v.len; i++) {
+		buf_puts(out, i ? ", " : "");
+		json_str(out, v.items[i]);
+	}
+	vec_free(&v);
+	buf_puts(out, "]},\n  \"overrides\": [");
+	for (size_t i = 0; i < m->noverrides; i++) {
+		const struct m_override *ov = &m->overrides[i];
+		buf_puts(out, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
+		json_str(out, ov->name);
+		buf_puts(out, ", \"value\": ");
+		json_str(out, ov->value);
+		buf_puts(out, ",\n     \"replaces\": {\"value\": ");
+		json_str(out, ov->replaced);
+		buf_puts(out, ", \"place\": ");
+		json_place(out, &ov->replaced_loc);
+		buf_puts(out, "}}");
+	}
+	buf_puts(out, m->noverrides ? "\n  ],\n" : "],\n");
+}
+
 static void json_print(const struct plan *p, struct buf *out)
 {
 	const struct model *m = p->m;
@@ -433,6 +479,7 @@ static void json_print(const struct plan *p, struct buf *out)
 	buf_puts(out, "},\n  \"source\": ");
 	json_str(out, m->source);
 	buf_printf(out, ",\n  \"target\": \"%s\",\n", plan_target_name(p->target));
+	json_command(p, out);
 	buf_printf(out, "  \"forward_policy\": {\"action\": \"%s\", \"place\": ",
 		   m->forward_accept ? "accept" : "drop");
 	if (m->policy_explicit)

@@ -77,6 +77,18 @@ struct m_route {
 	struct loc balance_loc, snat_loc, affinity_loc;
 };
 
+/* A -D NAME=VALUE of the command line and the source's define it
+ * replaced. Values are written back from their syntax in one form ("{ a,
+ * b }", "$name", "80-90"), so that the header does not depend on how the
+ * command line spaced them. */
+struct m_override {
+	const char *name;
+	const char *value;
+	const char *arg;          /* "NAME=VALUE", the word after -D */
+	const char *replaced;     /* the source's value, written the same way */
+	struct loc replaced_loc;  /* its 'define' keyword */
+};
+
 struct model {
 	const char *source;   /* base name of the main file */
 	const struct src_file *file;  /* the main file */
@@ -87,6 +99,12 @@ struct model {
 	bool forward_accept;
 	bool policy_explicit;
 	struct loc policy_loc;
+	struct m_override *overrides;   /* by name */
+	size_t noverrides;
+	/* Options that change the output, other than -t and -D, as the
+	 * header's "Compiled with" line gives them (compile_opts.options). */
+	const char *const *options;
+	size_t noptions;
 };
 
 #define AFFINITY_DEFAULT_SECONDS (3u * 3600u)
