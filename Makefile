@@ -24,6 +24,8 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
              -I$(B) -Icompiler \
              -DTRC_VERSION='"$(VERSION)"' -DTRC_STDLIB_DIR='"$(DATADIR)"'
 LDLIBS    ?=
+# --stats: the chi-square test (exp, lgamma)
+LDLIBS    += -lm
 
 LIB_SRCS  := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/lexer.o
