@@ -31,7 +31,7 @@ LIB_SRCS  := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/lexer.o
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
-.PHONY: FORCE all test check unit golden errors kernel trace lint-man deps install \
+.PHONY: FORCE all test check unit golden errors kernel trace lint-man deps install live \
         verify-cli determinism install-check build-check options-check \
         uninstall clean golden-update errors-update
 
@@ -99,6 +99,10 @@ verify-cli: tcproutec
 	tests/verify.sh
 	tests/output.sh
 
+# --stats and --verify-live on recorded listings (tests/live/listings).
+live: tcproutec
+	tests/live/run.sh
+
 determinism: tcproutec
 	tests/determinism.sh
 	tests/stable.sh
@@ -115,7 +119,7 @@ options-check: tcproutec
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors verify-cli options-check install-check build-check \
+test: all unit golden errors verify-cli live options-check install-check build-check \
       determinism lint-man \
       test-asan test-valgrind fuzz-regress kernel trace
 
