@@ -10,6 +10,11 @@
 # exist, else it must hold what standard output held.
 # The listings are in tests/live/listings/ (see its README.md).
 #
+# Then contrib/tcproutec-stats-textfile (the Prometheus textfile exporter)
+# turns the --stats=json of listings/gw.nft.live into exactly
+# tests/live/exporter.expect, and refuses a document of another schema
+# without touching its output file.
+#
 # Usage: tests/live/run.sh [--update]     (from the repository root)
 #   --update writes NAME.expect from what the compiler prints (review the
 #   diff).
@@ -99,4 +104,36 @@ for args in tests/live/cases/*.args; do
     pass "$base"
 done
 [ "$n" -gt 0 ] || fail "no cases in tests/live/cases"
+
+# ---- the exporter recipe of contrib/ ----------------------------------------
+exporter=$root/contrib/tcproutec-stats-textfile
+if ! command -v python3 > /dev/null 2>&1; then
+    skip "contrib/tcproutec-stats-textfile: python3 not found"
+else
+    st=0
+    (cd tests/live && "$bin" -t nft --stats=json listings/gw.nft.live gw.tr) |
+        python3 "$exporter" "$tmp/metrics.prom" || st=$?
+    if [ "$update" = 1 ] && [ -f "$tmp/metrics.prom" ] &&
+       ! cmp -s "$tmp/metrics.prom" tests/live/exporter.expect; then
+        cp "$tmp/metrics.prom" tests/live/exporter.expect
+        echo "updated tests/live/exporter.expect"
+    fi
+    if [ "$st" -ne 0 ]; then
+        fail "exporter: exit $st"
+    elif ! diff -u tests/live/exporter.expect "$tmp/metrics.prom" > "$tmp/diff"; then
+        fail "exporter: the metrics differ:"
+        sed 's/^/    /' "$tmp/diff"
+    else
+        pass "exporter: the metrics of gw.nft.live"
+    fi
+    st=0
+    echo '{"schema": "tcproutec-stats/2"}' | python3 "$exporter" "$tmp/metrics.prom" \
+        2> "$tmp/stderr" || st=$?
+    if [ "$st" -eq 1 ] && cmp -s tests/live/exporter.expect "$tmp/metrics.prom" &&
+       grep -q 'left as it was' "$tmp/stderr"; then
+        pass "exporter: another schema is refused, the metrics file kept"
+    else
+        fail "exporter: another schema: exit $st, or the file changed"
+    fi
+fi
 finish
