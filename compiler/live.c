@@ -101,8 +101,8 @@ static void quote_line(const char *line, char out[64])
 	buf_free(&b);
 }
 
-static int bad_line(const struct listing *l, long lineno, const char *line,
-		    const char *why)
+static int bad_line(const struct listing *l, long lineno, const char *why,
+		    const char *line)
 {
 	char q[64];
 	quote_line(line, q);
@@ -855,7 +855,8 @@ static void test_route(struct route_stats *rs)
 static bool server_z(const struct route_stats *rs, size_t i, double *z)
 {
 	double d = rs->declared[i], n = (double)rs->total;
-	if (rs->total == 0 || d <= 0.0 || d >= 1.0)
+	/* Under affinity the draws are not independent: no z. */
+	if (rs->total == 0 || d <= 0.0 || d >= 1.0 || rs->pr->r->affinity)
 		return false;
 	*z = ((double)rs->count[i] - n * d) / sqrt(n * d * (1.0 - d));
 	/* Printed with 2 or 4 decimals: no "-0.00". */
