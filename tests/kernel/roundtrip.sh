@@ -81,9 +81,7 @@ check_nft() {
             trc_del_netns
             return
         fi
-        nsx rt nft list ruleset 2>&1 |
-            sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter packets 0 bytes 0/g' \
-            > "$work/list$load"
+        nsx rt nft list ruleset 2>&1 | nft_zero_counters > "$work/list$load"
         if ! (cd "$work" && diff -u expected "list$load") > "$work/diff"; then
             fail "$label: nft list ruleset after load $load differs:"
             sed 's/^/    /' "$work/diff"
