@@ -140,8 +140,10 @@ static int each_line(const char *s, size_t n, struct listing *l, void *ctx, line
 static uint64_t parse_u64(const char *s, const char **end)
 {
 	uint64_t v = 0;
+	/* Saturates: a counter past 2^64 cannot be, a listing may lie. */
 	while (*s >= '0' && *s <= '9') {
-		v = v * 10 + (uint64_t)(*s - '0');
+		unsigned d = (unsigned)(*s - '0');
+		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
 		s++;
 	}
 	*end = s;
