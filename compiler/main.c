@@ -17,6 +17,7 @@
 #include "emit_nft.h"
 #include "explain.h"
 #include "graph.h"
+#include "live.h"
 #include "out.h"
 #include "verify.h"
 
@@ -31,6 +32,9 @@ struct options {
 	int explain;          /* 0, EXPLAIN_TEXT or EXPLAIN_JSON */
 	bool graph;
 	const char *verify;   /* --verify: the committed file */
+	const char *verify_live;  /* --verify-live: the host's listing */
+	int stats;            /* --stats: 0, LIVE_TEXT or LIVE_JSON */
+	const char *live;     /* --stats: the host's listing (first operand) */
 	int color;            /* -1 auto, 0 never, 1 always */
 	struct vec includes;  /* const char * */
 	struct vec defines;   /* const char *, NAME=VALUE */
@@ -41,6 +45,7 @@ struct options {
 static void usage(FILE *f)
 {
 	fputs("usage: tcproutec [OPTIONS] FILE.tr\n"
+	      "       tcproutec [OPTIONS] --stats[=FORMAT] LIVE FILE.tr\n"
 	      "Compile TCP/UDP load-balancing routes into a netfilter ruleset.\n"
 	      "\n"
 	      "  -t, --target TARGET   iptables (default; rules.v4), ip6tables\n"
@@ -57,6 +62,13 @@ static void usage(FILE *f)
 	      "      --graph           print the routes as a Graphviz DOT graph\n"
 	      "      --verify FILE     compare FILE with the compiled output;\n"
 	      "                        if it is stale print a diff, exit 1\n"
+	      "      --verify-live LIVE  compare a host's listing (iptables-save,\n"
+	      "                        nft list ruleset) with the compiled output;\n"
+	      "                        on drift print a diff, exit 1\n"
+	      "      --stats[=FORMAT]  per route and server, the new connections\n"
+	      "                        the host counted (LIVE: iptables-save -c or\n"
+	      "                        nft list ruleset) beside the declared shares:\n"
+	      "                        text (default) or json\n"
 	      "  -W error              treat warnings as errors\n"
 	      "  -W no-NAME            turn off warning NAME (unused-define,\n"
 	      "                        duplicate-server)\n"
@@ -163,7 +175,7 @@ static void parse_args(int argc, char **argv, struct options *o,
 		       struct diag_ctx *d)
 {
 	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE, OPT_EXPLAIN, OPT_GRAPH,
-	       OPT_VERIFY, OPT_AFF_SEED };
+	       OPT_VERIFY, OPT_AFF_SEED, OPT_VERIFY_LIVE, OPT_STATS };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
@@ -171,6 +183,8 @@ static void parse_args(int argc, char **argv, struct options *o,
 		{"explain", optional_argument, NULL, OPT_EXPLAIN},
 		{"graph", no_argument, NULL, OPT_GRAPH},
 		{"verify", required_argument, NULL, OPT_VERIFY},
+		{"verify-live", required_argument, NULL, OPT_VERIFY_LIVE},
+		{"stats", optional_argument, NULL, OPT_STATS},
 		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
 		{"affinity-seed", required_argument, NULL, OPT_AFF_SEED},
 		{"color", optional_argument, NULL, OPT_COLOR},
@@ -263,6 +277,17 @@ static void parse_args(int argc, char **argv, struct options *o,
 		case OPT_VERIFY:
 			o->verify = optarg;
 			break;
+		case OPT_VERIFY_LIVE:
+			o->verify_live = optarg;
+			break;
+		case OPT_STATS:
+			if (!optarg || strcmp(optarg, "text") == 0)
+				o->stats = LIVE_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				o->stats = LIVE_JSON;
+			else
+				die_usage("--stats wants text or json, not '%s'", optarg);
+			break;
 		case OPT_COLOR:
 			if (!optarg || strcmp(optarg, "always") == 0)
 				o->color = 1;
@@ -286,6 +311,14 @@ static void parse_args(int argc, char **argv, struct options *o,
 			die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	/* --stats LIVE FILE.tr: LIVE is the first operand (an optional
+	 * argument cannot be a separate word). */
+	if (o->stats) {
+		if (argc - optind != 2)
+			die_usage("%s", "--stats wants two operands: the host's listing "
+				  "LIVE, then FILE.tr");
+		o->live = argv[optind++];
+	}
 	if (optind == argc)
 		die_usage("%s", "no input file (use - for standard input)");
 	if (optind + 1 < argc)
@@ -293,6 +326,17 @@ static void parse_args(int argc, char **argv, struct options *o,
 	o->input = argv[optind];
 	if (o->explain && o->graph)
 		die_usage("%s", "--explain and --graph cannot be combined");
+	/* The live modes compare with the ruleset itself and write no file
+	 * (--stats writes its report, to -o if given). */
+	if ((o->verify_live || o->stats) &&
+	    (o->verify || o->check || o->explain || o->graph || (o->verify_live && o->stats)))
+		die_usage("%s", "--verify-live and --stats take no --verify, --check, "
+			  "--explain or --graph, nor each other");
+	const char *live = o->verify_live ? o->verify_live : o->live;
+	if (o->verify_live && strcmp(o->output, "-") != 0)
+		die_usage("%s", "--verify-live takes no -o");
+	if (live && strcmp(live, "-") == 0 && strcmp(o->input, "-") == 0)
+		die_usage("%s", "the listing and the source cannot both be standard input");
 	/* --verify writes nothing, and reads its file once. */
 	if (o->verify && (o->check || strcmp(o->output, "-") != 0 ||
 			  (strcmp(o->verify, "-") == 0 && strcmp(o->input, "-") == 0)))
@@ -401,7 +445,34 @@ int main(int argc, char **argv)
 		status = 1;
 		goto done;
 	}
-	if (!o.check) {
+	if (o.verify_live || o.stats) {
+		struct buf compiled, report;
+		buf_init(&compiled);
+		buf_init(&report);
+		if (o.target == T_NFT)
+			emit_nft(c.plan, o.nft_table, &compiled);
+		else
+			emit_ipt(c.plan, o.target == T_IP6TABLES ? 6 : 4, &compiled);
+		struct live_opts lo = {
+			.path = o.verify_live ? o.verify_live : o.live,
+			.source = display,
+			.nft_table = o.nft_table,
+			.family = o.target == T_NFT ? 0 : o.target == T_IP6TABLES ? 6 : 4,
+		};
+		if (o.verify_live) {
+			status = live_verify(c.plan, &lo, &compiled, stdout);
+		} else {
+			status = live_stats(c.plan, &lo, &compiled, (enum live_format)o.stats,
+					    &report);
+			char err[512];
+			if (status != LIVE_ERROR && !out_write(o.output, &report, err, sizeof(err))) {
+				fprintf(stderr, "tcproutec: %s\n", err);
+				status = 2;
+			}
+		}
+		buf_free(&compiled);
+		buf_free(&report);
+	} else if (!o.check) {
 		struct buf out;
 		buf_init(&out);
 		char err[512];

@@ -239,6 +239,16 @@ broken ninterval "$gwn" '/flags interval/d'
 want 2 "nft: refuse a range without flags interval" nft "$tmp/ninterval.nft" --expect "$gwx"
 broken noverlap "$gwn" 's/{ 0-1 comment/{ 0-2 comment/'
 want 2 "nft: refuse overlapping elements" nft "$tmp/noverlap.nft" --expect "$gwx"
+# Counters (--stats reads them) change no path: a map with `counter` and
+# counted elements traces as before; an element without its counter, or a
+# counter before anything but `dnat to`, is outside the subset.
+broken ncounted "$artn" -e '12s/$/\n\t\tcounter/' \
+	-e '13,15s/\( \. [0-9]\) comment/\1 counter packets 7 bytes 420 comment/'
+want 0 "nft: a counted map traces as before" nft "$tmp/ncounted.nft" --expect "$artx"
+broken nnocount "$artn" '12s/$/\n\t\tcounter/'
+want 2 "nft: refuse an element without the counter of its map" nft "$tmp/nnocount.nft" --expect "$artx"
+broken ncountmark "$artn" 's/^\(\t\t\)ct mark set/\1counter packets 0 bytes 0 ct mark set/'
+want 2 "nft: refuse a counter before anything but dnat to" nft "$tmp/ncountmark.nft" --expect "$artx"
 broken nnomap "$artn" 's/map @random_3$/map @random_4/'
 want 2 "nft: refuse a lookup in a missing map" nft "$tmp/nnomap.nft" --expect "$artx"
 broken nmaptype "$artn" 's/vmap @listeners$/vmap @random_3/'

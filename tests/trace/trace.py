@@ -712,6 +712,7 @@ class Map:
     key: list = None          # [KeyPart] from typeof
     data: tuple = None        # MAP_DATA value
     interval: bool = False
+    counter: bool = False     # `counter`: every element has one
     elements: list = field(default_factory=list)
     index: dict = field(default_factory=dict)   # key[:-1] -> [Element]
 
@@ -751,6 +752,7 @@ class NftRule:
     to: tuple = None          # dnatto (address, port or None); snat (address, None)
     family: int = None        # the family the rule's ip/ip6 expressions need
     comment: str = None
+    counter: bool = False     # counter packets N bytes M (before dnat to)
 
 
 @dataclass
@@ -829,6 +831,8 @@ def element_part(tok, part, last, interval, ln):
 
 ELEM_PART = re.compile(r'"[^"]*"|[^ ",{}]+')
 ELEM_COMMENT = re.compile(r' comment "([^"]*)"')
+# A counter counts; it changes no path. nft lists its values.
+COUNTER = re.compile(r'counter packets [0-9]+ bytes [0-9]+')
 ELEM_GOTO = re.compile(rf'goto ({NFT_NAME})')
 ELEM_TO = re.compile(rf'([0-9a-f.:]+)(?: \. ({NFT_NUM}))?')
 
@@ -855,6 +859,11 @@ def parse_elements(m, pieces):
                 raise ParseError(ln, f'element {ktext} does not have the {len(m.key)} components of map {m.name}')
             key = tuple(element_part(t, p, i == len(toks) - 1, m.interval, ln)
                         for i, (t, p) in enumerate(zip(toks, m.key)))
+            if m.counter:
+                c = COUNTER.match(text, pos + 1) if text.startswith(' ', pos) else None
+                if not c:
+                    raise ParseError(ln, f'element {ktext} of map {m.name} (counter) without its counter')
+                pos = c.end()
             comment = None
             c = ELEM_COMMENT.match(text, pos)
             if c:
@@ -994,6 +1003,9 @@ def parse_nft_rule(text, ln):
     progress = True
     while progress and r.stmt is None:
         progress = False
+        if not r.counter and eat(COUNTER):
+            r.counter = progress = True
+            continue
         for what, rx in RULE_MATCHES:
             m = eat(rx)
             if not m:
@@ -1065,6 +1077,8 @@ def parse_nft_rule(text, ln):
         raise ParseError(ln, '`goto` only after an `ip saddr @SET` match, and that match only before it')
     if r.fib and r.stmt != 'vmap' or r.nfproto and not r.fib:
         raise ParseError(ln, '`fib daddr type local` only before a vmap, `meta nfproto` only before fib')
+    if r.counter and r.stmt != 'dnatto':
+        raise ParseError(ln, '`counter` only before `dnat to`')
     if r.stmt == 'update' and (r.protos or r.mark or r.ctstate or r.ctdnat or r.fib):
         raise ParseError(ln, '`update` with a match')
     return r
@@ -1151,8 +1165,11 @@ def parse_nft(text):
                 if m[2] not in MAP_DATA:
                     raise ParseError(ln, f'unsupported map data {m[2]}')
                 block.data = MAP_DATA[m[2]]
-            elif body == 'flags interval' and block.key is not None and not block.interval and not block.elements:
+            elif body == 'flags interval' and block.key is not None and not block.interval and not block.elements \
+                    and not block.counter:
                 block.interval = True
+            elif body == 'counter' and block.key is not None and not block.counter and not block.elements:
+                block.counter = True
             elif body.startswith('elements = { ') and block.key is not None and not block.elements:
                 pieces = [(ln, body[len('elements = { '):])]
                 if not body.endswith(','):
