@@ -258,9 +258,12 @@ EOF
     for t in iptables ip6tables; do
         local p=32
         [ "$t" = ip6tables ] && p=128
-        nsx front "$t-nft" -t mangle -A PREROUTING -p udp --dport 10 $h --hmark-src-prefix $p &&
-            nsx front "$t-legacy" -w 60 -t mangle -A PREROUTING -p udp --dport 11 $h --hmark-src-prefix $p ||
-            { fail "$1: whole hash: HMARK rules refused"; return; }
+        if ! nsx front "$t-nft" -t mangle -A PREROUTING -p udp --dport 10 $h --hmark-src-prefix $p ||
+                ! nsx front "$t-legacy" -w 60 -t mangle -A PREROUTING -p udp --dport 11 $h \
+                    --hmark-src-prefix $p; then
+            fail "$1: whole hash: HMARK rules refused"
+            return
+        fi
     done
     "$TRC_PY" - "$TRC_KDIR" "$(trc_ns client)" "$TRC_TMP/dev4" "$TRC_TMP/dev6" <<'EOF'
 import socket, sys
