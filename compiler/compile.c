@@ -76,7 +76,7 @@ enum compile_status compile_run(struct compile *c, const struct compile_opts *o,
 	c->model = sema_finish(c->sema, pc.syntax_errors > 0);
 	if (!c->model)
 		return COMPILE_ERRORS;
-	c->plan = plan_build(c->model, o->target, c->model_arena, d);
+	c->plan = plan_build(c->model, o->target, &o->plan, c->model_arena, d);
 	if (!c->plan) {
 		c->model = NULL;
 		return COMPILE_ERRORS;

@@ -23,6 +23,7 @@ struct compile_opts {
 	const char *stdlib_dir;   /* NULL: none */
 	const char *const *defines;        /* -D NAME=VALUE */
 	size_t ndefines;
+	struct plan_options plan;
 };
 
 enum compile_status {

@@ -194,9 +194,12 @@ static void text_route(const struct plan *p, const struct plan_route *pr, struct
 		buf_puts(out, r->nallow ? ": only these clients are routed\n"
 					: "nobody: no client is routed\n");
 	}
-	if (r->affinity)
-		buf_printf(out, "  affinity client-ip, %u s: a returning client keeps "
-			   "its server; the shares are of new clients\n", r->affinity);
+	if (pr->aff)
+		buf_printf(out, "  affinity client-ip: a hash of the client's address picks "
+			   "one of %lu slots (seed 0x%x),\n           so a client keeps its "
+			   "server across connections, reloads and gateways;\n           the "
+			   "shares are of clients, the balance is not used\n",
+			   (unsigned long)pr->slots, p->aff_seed);
 	if (r->keep_port)
 		buf_puts(out, "  ports    each connection keeps its destination port\n");
 	text_source(r, out);
@@ -380,9 +383,10 @@ static void json_route(const struct plan *p, const struct plan_route *pr, struct
 		buf_puts(out, "null");
 	}
 	buf_puts(out, ",\n      \"affinity\": ");
-	if (r->affinity)
-		buf_printf(out, "{\"kind\": \"client-ip\", \"timeout_seconds\": %u}",
-			   r->affinity);
+	if (pr->aff)
+		buf_printf(out, "{\"kind\": \"client-ip\", \"method\": \"hash\", "
+			   "\"slots\": %lu, \"seed\": %lu, \"timeout_seconds\": %u}",
+			   (unsigned long)pr->slots, (unsigned long)p->aff_seed, r->affinity);
 	else
 		buf_puts(out, "null");
 	buf_puts(out, ",\n      \"chain\": ");

@@ -138,8 +138,8 @@ void graph_print(const struct plan *p, struct buf *out)
 				      "\nallow from %zu source%s", r->nallow,
 				      r->nallow == 1 ? "" : "s");
 		if (r->affinity && n > 0 && (size_t)n < sizeof(text))
-			snprintf(text + n, sizeof(text) - (size_t)n, "\naffinity %u s",
-				 r->affinity);
+			snprintf(text + n, sizeof(text) - (size_t)n,
+				 "\naffinity client-ip (hash)");
 		/* "\n" in a DOT label is an escape for a line break. */
 		buf_putc(out, '"');
 		for (const char *p = text; *p; p++) {

@@ -1,4 +1,6 @@
 /* main.c: the tcproutec command. */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -32,6 +34,8 @@ struct options {
 	int color;            /* -1 auto, 0 never, 1 always */
 	struct vec includes;  /* const char * */
 	struct vec defines;   /* const char *, NAME=VALUE */
+	bool aff_seed_set;
+	uint32_t aff_seed;    /* --affinity-seed */
 };
 
 static void usage(FILE *f)
@@ -45,6 +49,8 @@ static void usage(FILE *f)
 	      "  -o, --output FILE     write FILE atomically instead of stdout\n"
 	      "  -I DIR                add DIR to the include search path\n"
 	      "  -D NAME=VALUE         override the source's define NAME\n"
+	      "      --affinity-seed N  seed of the client-ip affinity hash\n"
+	      "                        (0 to 4294967295, or 0x...; default 0x74726331)\n"
 	      "      --check           parse and check only; write nothing\n"
 	      "      --explain[=FORMAT]  print the audit view of each route\n"
 	      "                        instead: text (default) or json\n"
@@ -138,7 +144,7 @@ static void parse_args(int argc, char **argv, struct options *o,
 		       struct diag_ctx *d)
 {
 	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE, OPT_EXPLAIN, OPT_GRAPH,
-	       OPT_VERIFY };
+	       OPT_VERIFY, OPT_AFF_SEED };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
@@ -147,6 +153,7 @@ static void parse_args(int argc, char **argv, struct options *o,
 		{"graph", no_argument, NULL, OPT_GRAPH},
 		{"verify", required_argument, NULL, OPT_VERIFY},
 		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
+		{"affinity-seed", required_argument, NULL, OPT_AFF_SEED},
 		{"color", optional_argument, NULL, OPT_COLOR},
 		{"colour", optional_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
@@ -205,6 +212,17 @@ static void parse_args(int argc, char **argv, struct options *o,
 					  foreign_table_owner(optarg));
 			o->nft_table = optarg;
 			break;
+		case OPT_AFF_SEED: {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			if (!isdigit((unsigned char)optarg[0]) || *end || errno || v > 0xffffffffull)
+				die_usage("--affinity-seed wants a number from 0 to 4294967295 "
+					  "(decimal or 0x...), not '%s'", optarg);
+			o->aff_seed_set = true;
+			o->aff_seed = (uint32_t)v;
+			break;
+		}
 		case OPT_CHECK:
 			o->check = true;
 			break;
@@ -314,6 +332,7 @@ int main(int argc, char **argv)
 		.stdlib_dir = stdlib,
 		.defines = (const char *const *)o.defines.items,
 		.ndefines = o.defines.len,
+		.plan = {.aff_seed_set = o.aff_seed_set, .aff_seed = o.aff_seed},
 	};
 	struct compile c;
 	enum compile_status cs = compile_run(&c, &co, d);

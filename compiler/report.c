@@ -45,8 +45,9 @@ static void put_route(const struct plan *p, const struct plan_route *pr, struct 
 			buf_printf(out, "%s %s/%d", j ? "," : "", a, r->allow[j].prefix);
 		}
 	}
-	if (r->affinity)
-		buf_printf(out, "; affinity client-ip %us", r->affinity);
+	if (pr->aff)
+		buf_printf(out, "; affinity client-ip: hash over %lu slots, seed 0x%x",
+			   (unsigned long)pr->slots, p->aff_seed);
 	if (r->comment)
 		buf_printf(out, "; comment: %s", r->comment);
 	buf_putc(out, '\n');
