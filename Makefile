@@ -50,7 +50,7 @@ LIB_SRCS  := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/lexer.o
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
-.PHONY: FORCE all test check unit golden errors kernel trace lint-man deps install \
+.PHONY: FORCE all test check unit golden errors kernel scale-100k trace lint-man deps install \
         verify-cli determinism install-check build-check options-check completion-check \
         package-check \
         uninstall clean golden-update errors-update
@@ -111,6 +111,10 @@ errors: tcproutec
 
 kernel: tcproutec
 	tests/kernel/run.sh
+
+# 100,000 PaaS-shaped apps with all three loaders (not in make test).
+scale-100k: tcproutec
+	tests/kernel/scale.sh 100000
 
 trace: tcproutec
 	tests/trace/run.sh

@@ -24,6 +24,10 @@ struct compile_opts {
 	const char *const *defines;        /* -D NAME=VALUE */
 	size_t ndefines;
 	struct plan_options plan;
+	/* The words of the options, other than -t and -D, that change the
+	 * output, in the order the header records them (model.options). */
+	const char *const *options;
+	size_t noptions;
 };
 
 enum compile_status {

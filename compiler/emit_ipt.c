@@ -293,9 +293,12 @@ static void emit_nat(const struct plan *p, int family, struct buf *out)
 		if (sn->kind == M_SNAT_MASQUERADE) {
 			buf_puts(out, " -j MASQUERADE\n");
 		} else {
-			char addr[64];
-			model_addr_str(&sn->addr, addr);
-			buf_printf(out, " -j SNAT --to-source %s\n", addr);
+			char addr[160];
+			model_snat_str(sn, addr);
+			/* A range: ports picked at random, so that the addresses
+			 * are used evenly and collisions are rare. */
+			buf_printf(out, " -j SNAT --to-source %s%s\n", addr,
+				   strchr(addr, '-') ? " --random-fully" : "");
 		}
 	}
 	for (size_t i = 0; i < n; i++) {

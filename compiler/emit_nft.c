@@ -617,6 +617,30 @@ static void put_allow(struct buf *out, const struct m_route *r)
 	free(v);
 }
 
+/* An snat address, or a range as nft lists it: a prefix when it is one
+ * aligned block, "A-B" otherwise; ports then picked at random. */
+static void put_snat_range(struct buf *out, const struct m_snat *sn)
+{
+	put_addr(out, &sn->addr);
+	u128 lo = addr_num(&sn->addr), hi = addr_num(&sn->last);
+	if (lo == hi)
+		return;
+	int bits = sn->addr.family == 6 ? 128 : 32;
+	u128 size_m1 = hi - lo;
+	int host = 0;
+	while (host < bits && ((size_m1 >> host) & 1))
+		host++;
+	bool prefix = (host == bits || (size_m1 >> host) == 0) &&
+		      (host == 128 || (lo & (((u128)1 << host) - 1)) == 0);
+	if (prefix) {
+		buf_printf(out, "/%d", bits - host);
+	} else {
+		buf_putc(out, '-');
+		put_addr(out, &sn->last);
+	}
+	buf_puts(out, " fully-random");
+}
+
 static void emit_own_chain(struct ctx *c, const struct plan_route *pr)
 {
 	const struct m_route *r = pr->r;
@@ -673,10 +697,9 @@ static void emit_postrouting(struct ctx *c, const bool present[2])
 		if (sn->kind == M_SNAT_MASQUERADE) {
 			buf_puts(c->out, "masquerade");
 		} else {
-			char addr[64];
-			model_addr_str(&sn->addr, addr);
-			buf_printf(c->out, "snat %sto %s",
-				   c->inet ? (sn->addr.family == 6 ? "ip6 " : "ip ") : "", addr);
+			buf_printf(c->out, "snat %sto ",
+				   c->inet ? (sn->addr.family == 6 ? "ip6 " : "ip ") : "");
+			put_snat_range(c->out, sn);
 		}
 		put_place(c->out, c->p->snat_place[k]);
 		buf_putc(c->out, '\n');

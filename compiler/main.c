@@ -95,6 +95,25 @@ static bool valid_name(const char *s, size_t n)
 	return true;
 }
 
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* s with each control character as '?', for a message: the terminal
+ * that shows it must not act on them. Not freed: the program exits. */
+static const char *printable(const char *s)
+{
+	char *t = xstrdup(s);
+	for (char *c = t; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return t;
+}
+
 /* Tables that iptables-nft and common host firewalls create in the ip,
  * ip6 or inet family (listed in tcproutec(1), --nft-table). The nft output
  * deletes and recreates its table in all three families, so loading it
@@ -183,11 +202,15 @@ static void parse_args(int argc, char **argv, struct options *o,
 		case 'D': {
 			const char *eq = strchr(optarg, '=');
 			if (!eq || !valid_name(optarg, (size_t)(eq - optarg)))
-				die_usage("-D wants NAME=VALUE with a valid name, not '%s'", optarg);
-			/* One define, on one line: nothing else may ride along. */
-			if (strpbrk(eq + 1, "\n\r;#"))
-				die_usage("-D value may not contain a newline, ';' or '#': '%s'",
-					  optarg);
+				die_usage("-D wants NAME=VALUE with a valid name, not '%s'",
+					  printable(optarg));
+			/* One define, on one line: nothing else may ride along,
+			 * and the header that records it stays one line. */
+			if (has_control(eq + 1))
+				die_usage("-D value may not contain a control character "
+					  "(newline, tab, escape, ...): '%s'", printable(optarg));
+			if (strpbrk(eq + 1, ";#"))
+				die_usage("-D value may not contain ';' or '#': '%s'", optarg);
 			vec_push(&o->defines, optarg);
 			break;
 		}
@@ -277,6 +300,32 @@ static void parse_args(int argc, char **argv, struct options *o,
 			  "from standard input");
 }
 
+/* The options that change the output, other than -t and -D (which the
+ * header takes from the plan and the model), as the words the header's
+ * "Compiled with" line and --explain record, in this fixed order whatever
+ * the order they were given in. An option at its default is left out, so
+ * that giving it or not gives the same bytes; one that does not change
+ * this target's output is left out too. A new option that changes the
+ * output adds its words here, and a line to tcproutec(1) (section "THE
+ * HEADER"), e.g.
+ *     if (o->coexist) vec_push(words, "--coexist");
+ *     if (o->since) { vec_push(words, "--since"); vec_push(words, base); }
+ * (a file by its base name: the output must not depend on the machine). */
+static void output_options(const struct options *o, struct vec *words)
+{
+	if (o->target == T_NFT && strcmp(o->nft_table, EMIT_NFT_DEFAULT_TABLE) != 0) {
+		vec_push(words, "--nft-table");
+		vec_push(words, (void *)o->nft_table);
+	}
+	/* In one form, whatever was typed: 4711, 0x1267 and 0x01267 agree. */
+	static char seed[16];
+	if (o->aff_seed_set && o->aff_seed != PLAN_AFF_SEED_DEFAULT) {
+		snprintf(seed, sizeof(seed), "0x%08x", o->aff_seed);
+		vec_push(words, "--affinity-seed");
+		vec_push(words, seed);
+	}
+}
+
 /* The stdlib of the source tree when run from it, else the installed one. */
 static char *find_stdlib(void)
 {
@@ -316,6 +365,8 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o, d);
 	bool color = use_color(o.color);
 
+	struct vec words = {0};
+	output_options(&o, &words);
 	char *stdlib = find_stdlib();
 	const char *display = strcmp(o.input, "-") == 0 ? "<stdin>" : o.input;
 	static const enum plan_target targets[] = {
@@ -333,6 +384,8 @@ int main(int argc, char **argv)
 		.defines = (const char *const *)o.defines.items,
 		.ndefines = o.defines.len,
 		.plan = {.aff_seed_set = o.aff_seed_set, .aff_seed = o.aff_seed},
+		.options = (const char *const *)words.items,
+		.noptions = words.len,
 	};
 	struct compile c;
 	enum compile_status cs = compile_run(&c, &co, d);
@@ -381,5 +434,6 @@ done:
 	diag_free(d);
 	vec_free(&o.includes);
 	vec_free(&o.defines);
+	vec_free(&words);
 	return status;
 }

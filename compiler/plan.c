@@ -325,7 +325,7 @@ static int cmp_placed(const void *pa, const void *pb)
 }
 
 /* Each route's base is a hash of its name; where two routes' runs would
- * overlap, the one later by name hashes again. Two routes of 256 slots
+ * overlap, the one later by name hashes again. Two routes of 128 slots
  * among 10,000 overlap with odds of about 10^-3 per route added. */
 static void place_bases(struct plan *p)
 {
@@ -589,8 +589,8 @@ struct plan *plan_build(const struct model *m, enum plan_target t,
 		if (sn->kind == M_SNAT_MASQUERADE) {
 			buf_printf(&text, "%s: snat masquerade", m->source);
 		} else {
-			char addr[64];
-			model_addr_str(&sn->addr, addr);
+			char addr[160];
+			model_snat_str(sn, addr);
 			buf_printf(&text, "%s: snat %s", m->source, addr);
 		}
 		p->snat_place[k] = place(p, a, d, sn->loc.file ? sn->loc : main_at,

@@ -185,6 +185,9 @@ for f in ./usr/bin/tcproutec \
          ./usr/share/doc/tcproutec/examples/pre-commit \
          ./usr/share/doc/tcproutec/examples/ci-example.yml \
          ./usr/share/doc/tcproutec/examples/README.md \
+         ./usr/share/doc/tcproutec/examples/gateway-pair/keepalived.conf \
+         ./usr/share/doc/tcproutec/examples/gateway-pair/conntrackd.conf \
+         ./usr/share/doc/tcproutec/examples/gateway-pair/tcproutec-notify.sh \
          ./usr/share/doc/tcproutec/examples/article.tr; do
     if grep -qx -- "$f" "$tmp/contents"; then pass "the package has $f"; else fail "the package lacks $f"; fi
 done
