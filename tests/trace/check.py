@@ -47,14 +47,14 @@ Affinity ("affinity": any timeout; it has no effect): the server is a hash
 of the client address (iptables HMARK, nft jhash; trace.py computes them as
 the kernel does). For each probe: from its source the outcome is certain
 (one server, probability 1); over the whole hash range (trace.py's
-anyhash, every slot once) server i's share is within 1/256 of w_i/W
-(AFFINITY_SLOTS = 256 slots with exact quotas) and drained servers get no
-slot at all; every hash uses the declared seed ("affinity_seed", default
-0x74726331). Per route (listeners with the same "route"), SAMPLE client
+anyhash, every slot once) server i's share is within 1/M of w_i/W (M the
+hash's modulus in the file, the slot table's size: exact quotas) and
+drained servers get no slot at all; every hash uses the declared seed
+("affinity_seed", default 0x74726331). Per route (listeners with the same "route"), SAMPLE client
 addresses (spread over the whole address space, or over the "allow"
 entries) are traced on every probe of every listener: each gets one server,
 the same on every listener, protocol, address and port of the route; over
-the first listener's probe their shares are within 1/256 + 4 sigma
+the first listener's probe their shares are within 1/M + 4 sigma
 (sqrt(w/W (1 - w/W) / SAMPLE)) of w_i/W, when the allow list holds at least
 SAMPLE addresses.
 
@@ -117,7 +117,6 @@ SCHEMA = {'top': ({'comment', 'forward_policy', 'client', 'client6', 'local', 'l
           'server': ({'addr', 'port', 'weight', 'drain', 'place'}, {'addr'}),
           'undeclared': ({'proto', 'src', 'dst', 'dport', 'iface'}, {'proto', 'dst', 'dport'})}
 CLIENT = {4: '198.51.100.10', 6: '2001:db8:ffff:ffff::10'}
-AFFINITY_SLOTS = 256        # the slot table of an affinity route
 AFFINITY_SEED = 0x74726331  # tcproutec's documented default seed
 SAMPLE = 2048               # client addresses traced per affinity route
 SAMPLE_ALL = 256            # of them, traced on every probe of the route
@@ -398,16 +397,20 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
     used = set()      # what the declared listeners' flows went through
     flows = []
 
-    def run(p):
-        return rules.trace(**p, hits=used, local=local)
+    def run(p, hits=None):
+        return rules.trace(**p, hits=used if hits is None else hits, local=local)
 
     def declared(l, p):
         """Trace probe p of listener l: every outcome must be an active
         server, forwarded, source-NATed as declared, with the declared
-        shares (affinity: over every hash slot, within 1/AFFINITY_SLOTS)."""
+        shares (affinity: over every hash slot, within 1/M)."""
         n = len(l.active())
         flows.append((l, n, p))
-        outs = run(p)
+        mine = set()
+        outs = run(p, mine)
+        used.update(mine)
+        # The slot table's size, M, as the file hashes onto it.
+        slots = min((k[1] for k in mine if k[0] == 'slots'), default=1)
         name = f'{tag}{flow_name(p)}'
         servers = {l.dest(s, p['dport']): s[0] for s in l.servers}
         tol = tolerance(fmt, l, n)
@@ -421,9 +424,9 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
         for k, got in sorted(shares.items()):
             w = want.get(k, 0)
             if l.affinity:
-                expect(abs(got - w) < Fraction(1, AFFINITY_SLOTS) if w else got == 0,
-                       f'{name}: {k} gets {float(got):.12f} ({tr.short(got)}) of the hash slots, declared '
-                       f'{float(w):.12f} ({w})' + (f' +- 1/{AFFINITY_SLOTS}' if w else ' exactly'))
+                expect(abs(got - w) < Fraction(1, slots) if w else got == 0,
+                       f'{name}: {k} gets {float(got):.12f} ({tr.short(got)}) of the {slots} hash slots, '
+                       f'declared {float(w):.12f} ({w})' + (f' +- 1/{slots}' if w else ' exactly'))
                 continue
             expect(abs(got - w) <= (tol if w else 0),
                    f'{name}: {k} gets {float(got):.12f} ({tr.short(got)}), declared {float(w):.12f} ({w})'
@@ -510,10 +513,11 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
                                             f'{flow_name(p)} (the same route)')
         name = f'{tag}route {first.route or first.name}: {len(srcs)} clients'
         expect(not problems, f'{name}: {len(problems)} problems, the first: ' + '; '.join(problems[:5]))
+        slots = min((k[1] for k in used if k[0] == 'slots'), default=1)
         if enough and not problems:
             for dest, w in first.shares(first.ports[0]).items():
                 got = sum(1 for o in owner.values() if o == host(dest)) / len(srcs)
-                slack = 1 / AFFINITY_SLOTS + 4 * math.sqrt(w * (1 - w) / len(srcs))
+                slack = 1 / slots + 4 * math.sqrt(w * (1 - w) / len(srcs))
                 expect(abs(got - w) <= slack, f'{name}: {dest} got {got:.4f} of them, declared '
                        f'{float(w):.4f} +- {slack:.4f}')
     if groups:

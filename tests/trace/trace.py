@@ -602,6 +602,7 @@ def run(chains, name, conn, hits):
         elif t == 'HMARK':
             rnd, mod, off = r.hmark
             hits.add(('seed', rnd))
+            hits.add(('slots', mod))
             if c.anyhash:       # every value of the hash, each 1/mod
                 for v in range(mod):
                     go(i + 1, replace(c, pmark=(v + off) & M32), p / mod)
@@ -1299,6 +1300,7 @@ def nft_lookup(m, key, c, hits):
     last = key[-1]
     if last.what == 'jhash':
         hits.add(('seed', last.seed))
+        hits.add(('slots', last.mod))
     if last.what == 'numgen' or (last.what == 'jhash' and c.anyhash):
         lo, hi = last.offset, last.offset + last.mod - 1
     else:
@@ -1353,7 +1355,8 @@ def nft_run(t, chain, conn, hits):
     """All ways through `chain`: [(prob, conn, 'ACCEPT'|'DROP'|None)], None
     when a flow falls off the end or returns. Adds ('element', MAP, LINE,
     KEY) of every map element and ('rule', LINE) of every dnat rule a flow
-    takes to `hits`, and ('seed', SEED) of every jhash it computes."""
+    takes to `hits`, and ('seed', SEED), ('slots', MOD) of every jhash it
+    computes."""
     out = []
     p, c = Fraction(1), conn
     for r in chain.rules:
