@@ -205,7 +205,7 @@ def listener(l, exp, local):
         allow = [ipaddress.ip_network(n, strict=True) for n in l['allow']]
     snat = l.get('snat')
     fams = {x.version for _, x in servers} | ({a.version} if a else set()) \
-        | {n.version for n in allow or []} | ({ip(snat).version} if snat not in (None, 'masquerade') else set())
+        | {n.version for n in allow or []} | ({ip(snat.split('-')[0]).version} if snat not in (None, 'masquerade') else set())
     if fams != {family}:
         raise ValueError(f'a listener of two address families: {l!r}')
     if lo != hi and any(s.get('port') for s, _ in servers):

@@ -173,6 +173,11 @@ broken limit "$art" 's/-m comment --comment "article.tr:7: route app"/-m limit -
 want 2 "refuse unknown match module" check "$tmp/limit.v4" --expect "$artx"
 broken snatpre "$art" '/-j TRC-app$/a -A PREROUTING -j SNAT --to-source 10.0.0.1'
 want 2 "refuse SNAT in PREROUTING" check "$tmp/snatpre.v4" --expect "$artx"
+sr=$root/tests/golden/snat-range srx=$root/tests/golden/snat-range.expect.json
+broken snatnorandom "$sr.v4" 's/ --random-fully$//'
+want 2 "refuse an snat range without --random-fully" check "$tmp/snatnorandom.v4" --expect "$srx"
+broken snatreverse "$sr.v4" 's/--to-source 203.0.113.10-203.0.113.13/--to-source 203.0.113.13-203.0.113.10/'
+want 2 "refuse an snat range that ends before it starts" check "$tmp/snatreverse.v4" --expect "$srx"
 broken nochain "$art" 's/-j TRC-app$/-j TRC-apq/'
 want 2 "refuse jump to a missing chain" check "$tmp/nochain.v4" --expect "$artx"
 broken noproto "$art" 's/^-A TRC-app -p tcp \(.*10.0.0.4:1234\)$/-A TRC-app \1/'
@@ -384,5 +389,7 @@ broken nfreturn "$ft.nft" '/dnat ip to jhash/s/^/\t\treturn\n/'
 want 2 "nft: refuse a return without its allow match" nft "$tmp/nfreturn.nft" --expect "$ftx"
 broken nfnodel "$ft.nft" '/^delete table inet /d'
 want 2 "nft: refuse an inet table not replaced (no delete)" nft "$tmp/nfnodel.nft" --expect "$ftx"
+broken snatnofr "$sr.nft" 's/ fully-random comment/ comment/'
+want 2 "nft: refuse an snat range without fully-random" nft "$tmp/snatnofr.nft" --expect "$srx"
 
 finish

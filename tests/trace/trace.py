@@ -231,6 +231,38 @@ def addr(tok, ln, family=None):
     return a
 
 
+class SnatRange:
+    """An snat range FIRST-LAST (first < last), printed as written."""
+    def __init__(self, lo, hi):
+        self.lo, self.hi, self.version = lo, hi, lo.version
+
+    def __str__(self):
+        return f'{self.lo}-{self.hi}'
+
+
+def snat_to(tok, ln, family=None):
+    """SNAT's address: A, A-B (iptables-save, nft) or A/N (nft lists an
+    aligned range as a prefix); a range must end after it starts."""
+    if '/' in tok:
+        try:
+            n = ipaddress.ip_network(tok, strict=True)
+        except ValueError:
+            raise ParseError(ln, f'bad snat prefix: {tok}')
+        if family is not None and n.version != family:
+            raise ParseError(ln, f'IPv{n.version} prefix where IPv{family} belongs: {tok}')
+        if n.num_addresses == 1:
+            raise ParseError(ln, f'a one-address snat prefix is printed as the address: {tok}')
+        return SnatRange(n.network_address, n.broadcast_address)
+    lo, dash, hi = tok.partition('-')
+    a = addr(lo, ln, family)
+    if not dash:
+        return a
+    b = addr(hi, ln, a.version)
+    if int(b) <= int(a):
+        raise ParseError(ln, f'snat range does not end after it starts: {tok}')
+    return SnatRange(a, b)
+
+
 def number(tok, ln, lo, hi, base=10):
     try:
         v = int(tok, base)
@@ -422,13 +454,20 @@ def parse_target(r, opts, ln, family=4):
         if opts:
             raise ParseError(ln, f'unexpected {opts[0]} after -j {r.target}')
         return r
+    # An SNAT range picks its ports at random (the emitted form).
+    if r.target == 'SNAT' and len(opts) == 3 and opts[2] == '--random-fully':
+        if '-' not in opts[1]:
+            raise ParseError(ln, '--random-fully on a single snat address')
+        opts = opts[:2]
+    elif r.target == 'SNAT' and len(opts) == 2 and '-' in opts[1]:
+        raise ParseError(ln, 'an snat range without --random-fully')
     if len(opts) != 2 or opts[0] != want:
         raise ParseError(ln, f'-j {r.target} takes exactly {want} VALUE')
     v = opts[1]
     if r.target == 'CONNMARK':
         r.xmark = mark(v, ln)
     elif r.target == 'SNAT':
-        r.to = (addr(v, ln, family), None)
+        r.to = (snat_to(v, ln, family), None)
     else:
         # IPv4: A or A:P; IPv6: A6 or [A6]:P (iptables-save's forms).
         if family == 6:
@@ -1015,7 +1054,7 @@ RULE_STMTS = [
     ('vmap', re.compile(rf'({KEY_RE}) vmap @({NFT_NAME})')),
     ('dnat', re.compile(rf'dnat (?:(ip|ip6) )?to ({KEY_RE}) map @({NFT_NAME})')),
     ('dnatto', re.compile(r'dnat (?:(ip|ip6) )?to (\[[0-9a-f:.]+\]:\d+|[0-9.]+:\d+|[0-9a-f:.]+)')),
-    ('snat', re.compile(r'snat (?:(ip|ip6) )?to ([0-9a-f:.]+)')),
+    ('snat', re.compile(r'snat (?:(ip|ip6) )?to ([0-9a-f:.]+(?:/\d+|-[0-9a-f:.]+)?)( fully-random)?')),
     ('masquerade', re.compile(r'masquerade')),
     ('accept', re.compile(r'accept')),
     ('drop', re.compile(r'drop')),
@@ -1099,7 +1138,9 @@ def parse_nft_rule(text, ln):
                 elif what == 'dnatto':
                     r.natfam, r.to = FAMILY_OF.get(m[1]), dnat_target(m[2], ln)
                 elif what == 'snat':
-                    r.natfam, r.to = FAMILY_OF.get(m[1]), (addr(m[2], ln), None)
+                    r.natfam, r.to = FAMILY_OF.get(m[1]), (snat_to(m[2], ln), None)
+                    if isinstance(r.to[0], SnatRange) != bool(m[3]):
+                        raise ParseError(ln, 'fully-random belongs to an snat range, and only to it')
                 break
     if r.stmt is None:
         raise ParseError(ln, f'unsupported rule at: {text[pos:pos + 40]}' if pos < len(text) else
