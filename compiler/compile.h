@@ -7,6 +7,7 @@
 #ifndef TRC_COMPILE_H
 #define TRC_COMPILE_H
 
+#include "coexist.h"
 #include "diag.h"
 #include "model.h"
 #include "plan.h"
@@ -23,6 +24,7 @@ struct compile_opts {
 	const char *stdlib_dir;   /* NULL: none */
 	const char *const *defines;        /* -D NAME=VALUE */
 	size_t ndefines;
+	bool coexist;             /* --coexist: also build c->coexist */
 };
 
 enum compile_status {
@@ -38,6 +40,7 @@ struct compile {
 	struct sema *sema;
 	const struct model *model;
 	const struct plan *plan;
+	const struct coexist *coexist;   /* with o->coexist */
 	char error[512];          /* COMPILE_UNREADABLE */
 };
 

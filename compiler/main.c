@@ -29,6 +29,8 @@ struct options {
 	int explain;          /* 0, EXPLAIN_TEXT or EXPLAIN_JSON */
 	bool graph;
 	const char *verify;   /* --verify: the committed file */
+	bool coexist;         /* share the host: own chains / no drop policy */
+	bool hooks;           /* --coexist --hooks: the jumps script */
 	int color;            /* -1 auto, 0 never, 1 always */
 	struct vec includes;  /* const char * */
 	struct vec defines;   /* const char *, NAME=VALUE */
@@ -51,6 +53,10 @@ static void usage(FILE *f)
 	      "      --graph           print the routes as a Graphviz DOT graph\n"
 	      "      --verify FILE     compare FILE with the compiled output;\n"
 	      "                        if it is stale print a diff, exit 1\n"
+	      "      --coexist         share the host with Docker and a host firewall:\n"
+	      "                        own chains or table only, no drop policy\n"
+	      "      --hooks           with --coexist (iptables, ip6tables): write the\n"
+	      "                        sh script that installs the jumps instead\n"
 	      "  -W error              treat warnings as errors\n"
 	      "  -W no-NAME            turn off warning NAME (unused-define,\n"
 	      "                        duplicate-server)\n"
@@ -138,7 +144,7 @@ static void parse_args(int argc, char **argv, struct options *o,
 		       struct diag_ctx *d)
 {
 	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE, OPT_EXPLAIN, OPT_GRAPH,
-	       OPT_VERIFY };
+	       OPT_VERIFY, OPT_COEXIST, OPT_HOOKS };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
@@ -146,6 +152,8 @@ static void parse_args(int argc, char **argv, struct options *o,
 		{"explain", optional_argument, NULL, OPT_EXPLAIN},
 		{"graph", no_argument, NULL, OPT_GRAPH},
 		{"verify", required_argument, NULL, OPT_VERIFY},
+		{"coexist", no_argument, NULL, OPT_COEXIST},
+		{"hooks", no_argument, NULL, OPT_HOOKS},
 		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
 		{"color", optional_argument, NULL, OPT_COLOR},
 		{"colour", optional_argument, NULL, OPT_COLOR},
@@ -222,6 +230,12 @@ static void parse_args(int argc, char **argv, struct options *o,
 		case OPT_VERIFY:
 			o->verify = optarg;
 			break;
+		case OPT_COEXIST:
+			o->coexist = true;
+			break;
+		case OPT_HOOKS:
+			o->hooks = true;
+			break;
 		case OPT_COLOR:
 			if (!optarg || strcmp(optarg, "always") == 0)
 				o->color = 1;
@@ -252,6 +266,15 @@ static void parse_args(int argc, char **argv, struct options *o,
 	o->input = argv[optind];
 	if (o->explain && o->graph)
 		die_usage("%s", "--explain and --graph cannot be combined");
+	if (o->hooks && !o->coexist)
+		die_usage("%s", "--hooks needs --coexist (it writes the jumps into the "
+			  "chains of the --coexist file)");
+	if (o->hooks && o->target == T_NFT)
+		die_usage("%s", "--hooks is for -t iptables and -t ip6tables; the nft "
+			  "table of --coexist has its own base chains");
+	if (o->hooks && (o->explain || o->graph))
+		die_usage("--hooks cannot be combined with %s",
+			  o->explain ? "--explain" : "--graph");
 	/* --verify writes nothing, and reads its file once. */
 	if (o->verify && (o->check || strcmp(o->output, "-") != 0 ||
 			  (strcmp(o->verify, "-") == 0 && strcmp(o->input, "-") == 0)))
@@ -314,6 +337,7 @@ int main(int argc, char **argv)
 		.stdlib_dir = stdlib,
 		.defines = (const char *const *)o.defines.items,
 		.ndefines = o.defines.len,
+		.coexist = o.coexist,
 	};
 	struct compile c;
 	enum compile_status cs = compile_run(&c, &co, d);
@@ -345,8 +369,14 @@ int main(int argc, char **argv)
 			explain_print(c.plan, (enum explain_format)o.explain, &out);
 		else if (o.graph)
 			graph_print(c.plan, &out);
+		else if (o.hooks)
+			emit_ipt_hooks(c.plan, o.target == T_IP6TABLES ? 6 : 4, &out);
+		else if (o.target == T_NFT && o.coexist)
+			emit_nft_coexist(c.plan, c.coexist, o.nft_table, &out);
 		else if (o.target == T_NFT)
 			emit_nft(c.plan, o.nft_table, &out);
+		else if (o.coexist)
+			emit_ipt_coexist(c.plan, c.coexist, o.target == T_IP6TABLES ? 6 : 4, &out);
 		else
 			emit_ipt(c.plan, o.target == T_IP6TABLES ? 6 : 4, &out);
 		if (o.verify)
