@@ -45,8 +45,8 @@ static void put_addr(struct buf *out, const struct m_addr *a);
 /* --coexist: tcproutec's own forward chain, jumped to first from FORWARD
  * (--hooks). Our connections and their replies are accepted there, so
  * that a foreign policy DROP (Docker's) does not drop them; with `policy
- * forward drop`, new connections to a declared server that no route
- * translated are dropped; everything else returns to the host's rules. */
+ * forward drop`, new connections addressed to a declared server itself
+ * (not DNATed) are dropped; everything else returns to the host's rules. */
 static void emit_filter_coexist(const struct coexist *cx, int family, struct buf *out)
 {
 	buf_puts(out, "*filter\n:" COEXIST_CHAIN_FWD " - [0:0]\n");
@@ -69,7 +69,9 @@ static void emit_filter_coexist(const struct coexist *cx, int family, struct buf
 			   pn, pn, g->port_lo);
 		if (g->port_hi != g->port_lo)
 			buf_printf(out, ":%u", g->port_hi);
-		buf_puts(out, " -m conntrack --ctstate NEW");
+		/* Not DNATed by anyone: a port another tool (Docker) publishes
+		 * to the same server is that tool's business. */
+		buf_puts(out, " -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT");
 		put_comment(out, g->pr->place);
 		buf_puts(out, " -j DROP\n");
 	}

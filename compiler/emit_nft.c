@@ -795,8 +795,9 @@ static bool emit_guard_set(struct ctx *c, const struct fam *f)
 	return true;
 }
 
-/* --coexist: the forward chain drops nothing but new connections to a
- * declared server that no route translated, and has policy accept: in
+/* --coexist: the forward chain drops nothing but new connections
+ * addressed to a declared server itself (DNATed by nobody: a port Docker
+ * publishes to it is Docker's business), and has policy accept: in
  * nftables any drop is final for every table, an accept only ends its
  * own base chain. */
 static void emit_forward_coexist(struct ctx *c, const bool guarded[2])
@@ -809,8 +810,8 @@ static void emit_forward_coexist(struct ctx *c, const bool guarded[2])
 		   PLAN_MARK_OURS, PLAN_MARK_OURS, c->cx->routed);
 	for (int fi = 0; fi < 2; fi++)
 		if (guarded[fi])
-			buf_printf(c->out, "\t\tct state new %s daddr . meta l4proto . th dport "
-				   "@servers%s drop comment \"%s\"\n", fams[fi].ip,
+			buf_printf(c->out, "\t\tct state new ct status ! dnat %s daddr . meta l4proto "
+				   ". th dport @servers%s drop comment \"%s\"\n", fams[fi].ip,
 				   fams[fi].sfx, c->cx->guard);
 	buf_puts(c->out, "\t}\n");
 }
@@ -839,8 +840,8 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 
 	report_header_coexist(p, 0, cx != NULL, out, "# ");
 	if (cx)
-		buf_puts(out, "# coexist: policy accept everywhere; drops only new connections "
-			 "to declared servers that no route translated\n");
+		buf_puts(out, "# coexist: no drop policy; drops only new connections addressed "
+			 "to a declared server itself (not DNATed)\n");
 	/* Delete the table in every family: a file that moves from ip to inet
 	 * must not leave the old table behind. */
 	static const char *const all[] = {"ip", "ip6", "inet"};

@@ -67,9 +67,9 @@ void report_header_coexist(const struct plan *p, int family, bool coexist, struc
 		buf_printf(out, "%sforward policy: %s\n", lead, m->forward_accept ?
 			   "accept, coexist (routed connections are accepted; the "
 			   "rest is left to the host's rules)" :
-			   "drop, coexist (new connections to declared servers that "
-			   "no route translated are dropped; the rest is left to the "
-			   "host's rules)");
+			   "drop, coexist (only new connections addressed to a declared "
+			   "server itself are dropped; the rest is left to the host's "
+			   "rules)");
 	else
 		buf_printf(out, "%sforward policy: %s\n", lead,
 			   m->forward_accept ? "accept (all forwarded traffic passes)"
