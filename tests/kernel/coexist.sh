@@ -21,7 +21,9 @@
 # so that each check below can fail.
 # Then the --coexist output is loaded four times (a load and three
 # reloads; iptables: the file with iptables-restore --noflush and the
-# --hooks script, in both orders, the script twice in a row once), and:
+# --hooks script, in both orders, the script twice in a row once); for
+# iptables, Docker's restart is mimicked (its jump to DOCKER-USER moved to
+# the top of FORWARD) and the hooks run again; then:
 #   - every foreign chain, rule and policy is unchanged, none duplicated
 #     (save or `nft list ruleset` without our chains/table, before and
 #     after);
@@ -212,7 +214,8 @@ load_ours() {
         1) steps="hooks file" ;;
         2) steps="file hooks" ;;
         3) steps="hooks hooks file" ;;
-        *) steps="file hooks file" ;;
+        4) steps="file hooks file" ;;
+        *) steps="hooks" ;;
     esac
     for step in $steps; do
         if [ "$step" = hooks ]; then
@@ -323,6 +326,17 @@ run_one() {
         fi
     done
     pass "$tag: loaded four times"
+    if [ "$l" != nftables ]; then
+        # Docker (re)starts: it moves its jump to DOCKER-USER to the top
+        # of FORWARD (moby's ensureJumpRule); the hooks move ours back.
+        nsx front "$(tool_of "$l")" -w -D FORWARD -j DOCKER-USER &&
+            nsx front "$(tool_of "$l")" -w -I FORWARD -j DOCKER-USER
+        r=$(nsx front "$(tool_of "$l")" -w -S FORWARD 1)
+        expect "$tag: after Docker's restart, FORWARD's first rule" "$r" "-A FORWARD -j DOCKER-USER"
+        if ! load_ours "$l" 5 > "$TRC_TMP/load.out" 2>&1; then
+            fail "$tag: hooks after Docker's restart failed: $(head -c 2000 "$TRC_TMP/load.out")"
+        fi
+    fi
 
     foreign "$l" "$TRC_TMP/after"
     if diff -ru "$TRC_TMP/before" "$TRC_TMP/after" > "$TRC_TMP/foreign.diff"; then
