@@ -39,6 +39,9 @@
 #   - br_netfilter: ctr2 -> ctr:80 (a declared server, bridged) is
 #     dropped like any direct connection to a server; with
 #     bridge-nf-call-iptables = 0 it passes again.
+# And for ip6tables-nft and ip6tables-legacy: the -t ip6tables file and
+# hooks script, each run twice, give one jump per hook, first, and our
+# chains as the file says.
 #
 # Usage: tests/kernel/coexist.sh [LOADER...]   (as root; from anywhere)
 # Ends with "N passed, N failed, N skipped".
@@ -398,6 +401,41 @@ run_one() {
     trc_topology_down
 }
 
+# v6 TOOL: the ip6tables file and hooks script (IP6TABLES=TOOL), each run
+# twice in a namespace of its own: one jump per hook, first in its chain,
+# our chains as the file says.
+v6() {
+    local tool=$1 hook n r tag="coexist ip6tables [$1]"
+    local w=()
+    [ "$tool" = ip6tables-legacy ] && w=(-w 60)
+    trc_ns_add v6 || { fail "$tag: could not create a namespace"; return; }
+    for r in 1 2; do
+        if ! nsx v6 env IP6TABLES="$tool" sh "$DATA/routes6.hooks" ||
+                ! nsx v6 "$tool-restore" "${w[@]}" --noflush < "$DATA/routes.v6"; then
+            fail "$tag: load $r failed"
+            return
+        fi
+    done
+    nsx v6 "$tool-save" | grep -v '^#' > "$TRC_TMP/save6"
+    for hook in PREROUTING POSTROUTING FORWARD; do
+        n=$(grep -c -- "^-A $hook -m comment --comment tcproutec -j TRC-$hook\$" "$TRC_TMP/save6")
+        r=$(grep -m 1 -- "^-A $hook " "$TRC_TMP/save6")
+        if [ "$n" -eq 1 ] && [ "$r" = "-A $hook -m comment --comment tcproutec -j TRC-$hook" ]; then
+            pass "$tag: one jump from $hook, first"
+        else
+            fail "$tag: $n jumps from $hook; first rule: $r"
+        fi
+    done
+    if grep -E '^(-A TRC-|:TRC-)' "$TRC_TMP/save6" |
+            diff -u <(grep -E '^(-A TRC-|:TRC-)' "$DATA/routes.v6") - > "$TRC_TMP/v6.diff"; then
+        pass "$tag: our chains equal the file"
+    else
+        fail "$tag: our chains differ from the file:"
+        sed 's/^/    /' "$TRC_TMP/v6.diff"
+    fi
+    trc_del_netns
+}
+
 # ---------------------------------------------------------------- main
 reason=$(trc_skip_reason ip)
 if [ -n "$reason" ]; then
@@ -422,6 +460,16 @@ for target in iptables:v4 nft:nft; do
 done
 "$bin" -t iptables --coexist --hooks -o "$DATA/routes.hooks" "$DATA/routes.tr" ||
     { fail "compile --hooks"; finish; }
+cat > "$DATA/routes6.tr" <<EOF
+route web6 {
+    listen tcp [$TRC_FRONT_PUB6]:80
+    server [$(trc_backend_addr6 1)]:8080
+    server [$(trc_backend_addr6 2)]:8080
+}
+EOF
+{ "$bin" -t ip6tables --coexist -o "$DATA/routes.v6" "$DATA/routes6.tr" &&
+    "$bin" -t ip6tables --coexist --hooks -o "$DATA/routes6.hooks" "$DATA/routes6.tr"; } ||
+    { fail "compile -t ip6tables --coexist"; finish; }
 
 loaders=(iptables-nft iptables-legacy nftables)
 [ $# -gt 0 ] && loaders=("$@")
@@ -442,13 +490,25 @@ for l in "${loaders[@]}"; do
     trc_spawn "$l" "$TRC_TMP/$l.out" run_one "$l"
     spawned+=("$l")
 done
+for t in ip6tables-nft ip6tables-legacy; do
+    if command -v "$t-restore" > /dev/null 2>&1; then
+        trc_spawn "$t" "$TRC_TMP/$t.out" v6 "$t"
+        spawned+=("$t")
+    else
+        skip "coexist ip6tables [$t]: $t-restore not found"
+    fi
+done
 trc_wait_all
 for l in "${spawned[@]}"; do
     out="$TRC_TMP/$l.out"
     cat "$out"
     passed=$((passed + $(grep -c '^ok: ' "$out")))
     failed=$((failed + $(grep -c '^FAIL: ' "$out")))
-    if ! grep -q "^ok: coexist \[$l\]: .*bridge-nf-call-iptables=0" "$out" &&
+    case "$l" in
+        ip6tables-*) want="^ok: coexist ip6tables \[$l\]: our chains" ;;
+        *) want="^ok: coexist \[$l\]: .*bridge-nf-call-iptables=0" ;;
+    esac
+    if ! grep -q "$want" "$out" &&
             ! grep -q '^FAIL: ' "$out"; then
         fail "coexist [$l]: the run ended early"
     fi
