@@ -326,10 +326,8 @@ static void emit_nat(const struct plan *p, int family, bool coexist, struct buf 
 	struct chain *chains = xmalloc(xmul(n ? n : 1, sizeof(*chains)));
 	size_t k = 0;
 	if (coexist) {
-		chains[k] = (struct chain){.name = COEXIST_CHAIN_PRE, .frame = 1};
-		chains[k++].route = NULL;
-		chains[k] = (struct chain){.name = COEXIST_CHAIN_POST, .frame = 2};
-		chains[k++].route = NULL;
+		chains[k++] = (struct chain){.name = COEXIST_CHAIN_PRE, .frame = 1};
+		chains[k++] = (struct chain){.name = COEXIST_CHAIN_POST, .frame = 2};
 	}
 	for (size_t i = 0; i < p->nroutes; i++) {
 		const struct plan_route *pr = &p->routes[i];

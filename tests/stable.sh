@@ -44,11 +44,14 @@ for src in "$root"/examples/*.tr; do
     cp "$src" "$tmp/$name.tr"
     { printf '# a reviewer'"'"'s note\n\n\n'; cat "$src"; } > "$tmp/commented.tr"
     reverse_routes "$src" "$tmp/reversed.tr"
-    for t in iptables ip6tables nft; do
-        (cd "$tmp" && "$tc" -t "$t" "$name.tr") > "$tmp/base.out" 2>/dev/null
+    for t in iptables ip6tables nft iptables_--coexist nft_--coexist; do
+        t=$(echo "$t" | tr _ ' ')
+        # shellcheck disable=SC2086 # "-t TARGET [--coexist]": words
+        (cd "$tmp" && "$tc" -t $t "$name.tr") > "$tmp/base.out" 2>/dev/null
         for variant in commented reversed; do
             cp "$tmp/$variant.tr" "$tmp/v/$name.tr"
-            if (cd "$tmp/v" && "$tc" -t "$t" "$name.tr") > "$tmp/var.out" 2>/dev/null &&
+            # shellcheck disable=SC2086
+            if (cd "$tmp/v" && "$tc" -t $t "$name.tr") > "$tmp/var.out" 2>/dev/null &&
                cmp -s "$tmp/base.out" "$tmp/var.out"; then
                 pass
             else
@@ -60,12 +63,15 @@ for src in "$root"/examples/*.tr; do
 done
 
 # One route's server changes: every changed line names that route only.
-for t in iptables nft; do
+for t in iptables nft iptables_--coexist nft_--coexist; do
+    t=$(echo "$t" | tr _ ' ')
     src="$root/examples/iot-gateway.tr"
     sed 's/10\.0\.0\.22 }/10.0.0.23 }/' "$src" > "$tmp/v/iot-gateway.tr"
     cp "$src" "$tmp/iot-gateway.tr"
-    (cd "$tmp" && "$tc" -t "$t" iot-gateway.tr) > "$tmp/a.out"
-    (cd "$tmp/v" && "$tc" -t "$t" iot-gateway.tr) > "$tmp/b.out"
+    # shellcheck disable=SC2086 # "-t TARGET [--coexist]": words
+    (cd "$tmp" && "$tc" -t $t iot-gateway.tr) > "$tmp/a.out"
+    # shellcheck disable=SC2086
+    (cd "$tmp/v" && "$tc" -t $t iot-gateway.tr) > "$tmp/b.out"
     others=$(diff "$tmp/a.out" "$tmp/b.out" | grep '^[<>]' | grep -v 'route coap\b' || true)
     if cmp -s "$tmp/a.out" "$tmp/b.out"; then
         fail "iot-gateway.tr -t $t: changing a server of coap changed nothing"
