@@ -69,9 +69,9 @@ struct ast_item {
 	struct loc drain_loc;
 	/* balance */
 	enum ast_balance balance;
-	/* snat: addr for SNAT_ADDR */
+	/* snat: addr for SNAT_ADDR, addr_hi the end of a range (or NULL) */
 	enum ast_snat snat;
-	struct ast_val *addr;
+	struct ast_val *addr, *addr_hi;
 	/* allow: addr */
 	/* affinity */
 	struct ast_val *timeout;

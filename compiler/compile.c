@@ -73,10 +73,13 @@ enum compile_status compile_run(struct compile *c, const struct compile_opts *o,
 	c->sema = sema_new(c->model_arena, d, &overrides, main_file);
 	pc.sema = c->sema;
 	parse_file(&pc, main_file);
-	c->model = sema_finish(c->sema, pc.syntax_errors > 0);
-	if (!c->model)
+	struct model *m = sema_finish(c->sema, pc.syntax_errors > 0);
+	if (!m)
 		return COMPILE_ERRORS;
-	c->plan = plan_build(c->model, o->target, c->model_arena, d);
+	m->options = o->options;
+	m->noptions = o->noptions;
+	c->model = m;
+	c->plan = plan_build(c->model, o->target, &o->plan, c->model_arena, d);
 	if (!c->plan) {
 		c->model = NULL;
 		return COMPILE_ERRORS;

@@ -24,6 +24,11 @@ struct compile_opts {
 	const char *stdlib_dir;   /* NULL: none */
 	const char *const *defines;        /* -D NAME=VALUE */
 	size_t ndefines;
+	struct plan_options plan;
+	/* The words of the options, other than -t and -D, that change the
+	 * output, in the order the header records them (model.options). */
+	const char *const *options;
+	size_t noptions;
 	bool coexist;             /* --coexist: also build c->coexist */
 };
 

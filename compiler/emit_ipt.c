@@ -143,12 +143,6 @@ static void emit_dnat(struct buf *out, const char *chain, const struct plan_rout
 	buf_putc(out, '\n');
 }
 
-static const char *recent_mask(const struct m_route *r)
-{
-	return r->family == 6 ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
-			      : "255.255.255.255";
-}
-
 /* The rule that picks server i: a DNAT for protocol `proto`, or, with
  * affinity, a jump to the server's chain, which DNATs every protocol. */
 static void emit_pick(struct buf *out, const struct plan_route *pr, size_t i,
@@ -168,31 +162,53 @@ static void emit_pick(struct buf *out, const struct plan_route *pr, size_t i,
 
 static const enum m_proto protos[] = {M_TCP, M_UDP};
 
-static void emit_route_chain(struct buf *out, const struct plan_route *pr)
+/* Affinity: HMARK writes slot = hash(client address) into the packet mark
+ * (the whole mark: the only one of our rules that touches it, on the first
+ * packet of a connection), then each run of one server in the plan's table
+ * is matched as aligned blocks of slots (value/mask) and jumps to that
+ * server's chain, which DNATs every protocol of the route. */
+static void emit_affinity(struct buf *out, const struct plan_route *pr, uint32_t seed)
+{
+	const struct m_route *r = pr->r;
+	buf_printf(out, "-A %s", pr->chain);
+	put_comment(out, pr->place);
+	buf_printf(out, " -j HMARK --hmark-src-prefix %d --hmark-dst-prefix 0 "
+		   "--hmark-sport-mask 0x0000 --hmark-dport-mask 0x0000 "
+		   "--hmark-proto-mask 0x00 --hmark-rnd 0x%08x --hmark-mod %lu "
+		   "--hmark-offset 0\n", r->family == 6 ? 128 : 32, seed,
+		   (unsigned long)pr->slots);
+	for (uint32_t lo = 0, hi; lo < pr->slots; lo = hi + 1) {
+		for (hi = lo; hi + 1 < pr->slots && pr->aff[hi + 1] == pr->aff[lo];)
+			hi++;
+		/* [lo, hi] as the largest aligned blocks. */
+		for (uint32_t at = lo; at <= hi;) {
+			uint32_t size = 1;
+			while (at % (size * 2) == 0 && at + size * 2 - 1 <= hi)
+				size *= 2;
+			char match[64];
+			snprintf(match, sizeof(match), " -m mark --mark 0x%x/0x%x", at,
+				 (PLAN_AFF_SLOTS - 1) & ~(size - 1));
+			emit_pick(out, pr, pr->aff[lo], M_TCP, match);
+			at += size;
+		}
+	}
+}
+
+static void emit_route_chain(struct buf *out, const struct plan *p,
+			     const struct plan_route *pr)
 {
 	const struct m_route *r = pr->r;
 	buf_printf(out, "-A %s", pr->chain);
 	put_comment(out, pr->place);
 	buf_printf(out, " -j CONNMARK --set-xmark 0x%x/0x%x\n", pr->mark, PLAN_MARK_MASK);
 
-	/* A client seen within the timeout goes back to its server, as
-	 * kube-proxy does it. */
-	for (size_t i = 0; r->affinity && i < r->nservers; i++) {
-		if (r->servers[i].drain)
-			continue;
-		char sc[CHAIN_MAX_LEN + 1];
-		plan_server_chain(pr, i, sc);
-		buf_printf(out, "-A %s", pr->chain);
-		put_comment(out, pr->place);
-		buf_printf(out, " -m recent --rcheck --seconds %u --reap --name %s "
-			   "--mask %s --rsource -j %s\n", r->affinity, sc,
-			   recent_mask(r), sc);
+	if (pr->aff) {
+		emit_affinity(out, pr, p->aff_seed);
+		return;
 	}
-
-	/* The picks, once per protocol (each rule counts for its own); with
-	 * affinity once, as the server chains DNAT every protocol. */
+	/* The picks, once per protocol: each rule counts for its own. */
 	for (size_t p = 0; p < ARRAY_LEN(protos); p++) {
-		if (!(r->protos & protos[p]) || (r->affinity && p > 0 && (r->protos & M_TCP)))
+		if (!(r->protos & protos[p]))
 			continue;
 		uint32_t left = pr->slots;
 		for (size_t i = 0; i < r->nservers; i++) {
@@ -222,7 +238,7 @@ static void emit_route_chain(struct buf *out, const struct plan_route *pr)
 	}
 }
 
-/* A server's chain under affinity: remember the client, then DNAT. */
+/* A server's chain under affinity: DNAT every protocol of the route. */
 static void emit_server_chain(struct buf *out, const struct chain *c)
 {
 	const struct m_route *r = c->route->r;
@@ -230,10 +246,7 @@ static void emit_server_chain(struct buf *out, const struct chain *c)
 	for (size_t p = 0; p < ARRAY_LEN(protos); p++) {
 		if (!(r->protos & protos[p]))
 			continue;
-		char match[160];
-		snprintf(match, sizeof(match), " -m recent --set --name %s --mask %s "
-			 "--rsource", c->name, recent_mask(r));
-		emit_dnat(out, c->name, c->route, protos[p], sv, match);
+		emit_dnat(out, c->name, c->route, protos[p], sv, "");
 	}
 }
 
@@ -300,9 +313,12 @@ static void emit_snats(const struct plan *p, int family, const char *post,
 		if (sn->kind == M_SNAT_MASQUERADE) {
 			buf_puts(out, " -j MASQUERADE\n");
 		} else {
-			char addr[64];
-			model_addr_str(&sn->addr, addr);
-			buf_printf(out, " -j SNAT --to-source %s\n", addr);
+			char addr[160];
+			model_snat_str(sn, addr);
+			/* A range: ports picked at random, so that the addresses
+			 * are used evenly and collisions are rare. */
+			buf_printf(out, " -j SNAT --to-source %s%s\n", addr,
+				   strchr(addr, '-') ? " --random-fully" : "");
 		}
 	}
 }
@@ -358,7 +374,7 @@ static void emit_nat(const struct plan *p, int family, bool coexist, struct buf 
 		else if (chains[i].is_server)
 			emit_server_chain(out, &chains[i]);
 		else
-				emit_route_chain(out, chains[i].route);
+			emit_route_chain(out, p, chains[i].route);
 	}
 	free(chains);
 	buf_puts(out, "COMMIT\n");

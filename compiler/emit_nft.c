@@ -234,12 +234,7 @@ static const struct plan_route *plan_of(const struct plan *p, const struct m_rou
 /* The shared path takes random routes that only match their listeners. */
 static bool route_shared(const struct m_route *r)
 {
-	if (r->balance != M_RANDOM || r->affinity || r->allow || r->any_range)
-		return false;
-	for (size_t j = 0; j < r->nlisteners; j++)
-		if (r->listeners[j].any || r->listeners[j].iface)
-			return false;
-	return true;
+	return !plan_route_own_chain(r);
 }
 
 /* The random chains of the shared path: one per (family, slots, class). */
@@ -303,10 +298,7 @@ static void put_elem(struct buf *out, const struct elem *el)
 	case EK_SLOT:
 		put_range(out, el->lo, el->hi);
 		put_place(out, pr->place);
-		if (r->affinity)
-			buf_printf(out, " : goto route_%s.s%zu", r->name, el->server);
-		else
-			put_target(out, sv, sv->port);
+		put_target(out, sv, sv->port);
 		break;
 	}
 }
@@ -413,76 +405,82 @@ static void emit_shared_maps(struct ctx *c, const struct fam *f)
 	free(v);
 }
 
-/* Offsets of the own-chain routes in the shared slot maps. */
-struct own {
-	uint64_t base;
-	const char *map;       /* "slots", "slots_addr", "affinity", ... */
-};
+/* The own-chain slot maps: by family, and whether the port is kept. */
+enum { OWN_MAPS = 4 };
+static const char *const own_names[OWN_MAPS] = {"slots", "slots_addr", "slots6", "slots6_addr"};
 
-static void emit_own_maps(struct ctx *c, struct own *own)
+static int own_map(const struct m_route *r)
 {
-	/* slots, slots_addr, slots6, slots6_addr, then the affinity vmap. */
-	struct elems maps[5] = {{0}};
-	uint64_t bases[5] = {0};
-	static const char *const names[5] = {"slots", "slots_addr", "slots6",
-					     "slots6_addr", "affinity"};
-	for (int k = 0; k < 5; k++)
-		maps[k].interval = true;
-	for (size_t i = 0; i < c->m->nroutes; i++) {
-		const struct m_route *r = c->p->by_name[i]->r;
-		if (route_shared(r))
-			continue;
-		int k = r->affinity ? 4 : (r->family == 6 ? 2 : 0) + (r->keep_port ? 1 : 0);
-		own[r - c->m->routes].base = bases[k];
-		own[r - c->m->routes].map = names[k];
-		const struct plan_route *pr = plan_of(c->p, r);
-		for (size_t s = 0; s < r->nservers; s++) {
-			if (!pr->servers[s].slots)
-				continue;
-			uint64_t span = pr->servers[s].slots;
-			elems_add(&maps[k], EK_SLOT, pr, NULL, s, bases[k], bases[k] + span - 1);
-			bases[k] += span;
-		}
-	}
-	for (int k = 0; k < 5; k++) {
-		char type[96];
-		if (k == 4)
-			snprintf(type, sizeof(type), "numgen random mod %lu : verdict",
-				 (unsigned long)bases[k]);
-		else
-			snprintf(type, sizeof(type), "numgen random mod %lu : %s daddr%s",
-				 (unsigned long)bases[k], k >= 2 ? "ip6" : "ip",
-				 k % 2 ? "" : " . th dport");
-		put_map(c->out, names[k], type, &maps[k], true);
-		elems_free(&maps[k]);
-	}
+	return (r->family == 6 ? 2 : 0) + (r->keep_port ? 1 : 0);
 }
 
-static void emit_affinity_sets(struct ctx *c)
+static void add_slot(struct elems *e, const struct plan_route *pr, size_t server, uint64_t v)
 {
-	for (size_t i = 0; i < c->m->nroutes; i++) {
-		const struct m_route *r = c->p->by_name[i]->r;
-		if (!r->affinity)
-			continue;
-		for (size_t s = 0; s < r->nservers; s++) {
-			if (r->servers[s].drain)
-				continue;
-			buf_printf(c->out, "\n\tset aff.%s.%zu {\n\t\ttypeof %s saddr\n"
-				   "\t\tsize 65535\n\t\tflags dynamic,timeout\n"
-				   "\t\ttimeout ", r->name, s, r->family == 6 ? "ip6" : "ip");
-			/* As nft prints a duration: 1h30m, 45s. */
-			unsigned t = r->affinity;
-			if (t / 86400)
-				buf_printf(c->out, "%ud", t / 86400);
-			if (t % 86400 / 3600)
-				buf_printf(c->out, "%uh", t % 86400 / 3600);
-			if (t % 3600 / 60)
-				buf_printf(c->out, "%um", t % 3600 / 60);
-			if (t % 60)
-				buf_printf(c->out, "%us", t % 60);
-			buf_puts(c->out, "\n\t}\n");
+	struct elem *el = elems_add(e, EK_SLOT, pr, NULL, server, v, v);
+	for (int i = 0; i < 4; i++)
+		el->key[i] = (uint8_t)(v >> (8 * i));
+	el->keylen = 4;
+}
+
+static void own_map_name(const struct plan_route *pr, char out[32])
+{
+	snprintf(out, 32, "%s_%03x", own_names[own_map(pr->r)], pr->shard);
+}
+
+static int cmp_own(const void *pa, const void *pb)
+{
+	const struct plan_route *a = *(const struct plan_route *const *)pa;
+	const struct plan_route *b = *(const struct plan_route *const *)pb;
+	int ka = own_map(a->r), kb = own_map(b->r);
+	if (ka != kb)
+		return ka < kb ? -1 : 1;
+	if (a->shard != b->shard)
+		return a->shard < b->shard ? -1 : 1;
+	return strcmp(a->r->name, b->r->name);
+}
+
+/* A route with a chain of its own picks a slot from its base (the plan's:
+ * a function of its name, so no other route's edit moves it) in the map
+ * of its kind and shard, where every slot is an element: a plain hash map
+ * loads in linear time, where an interval map of as many elements was
+ * measured quadratic; and the shards keep each map small, as the kernel
+ * walks a map whenever a rule of another chain binds it
+ * (doc/nft-output.md). */
+static void emit_own_maps(struct ctx *c)
+{
+	const struct plan *p = c->p;
+	const struct plan_route **v = xmalloc(xmul(p->nroutes ? p->nroutes : 1, sizeof(*v)));
+	size_t n = 0;
+	for (size_t i = 0; i < p->nroutes; i++)
+		if (!route_shared(p->routes[i].r))
+			v[n++] = &p->routes[i];
+	qsort(v, n, sizeof(*v), cmp_own);
+	struct elems e = {0};
+	for (size_t first = 0, end; first < n; first = end) {
+		e.len = 0;
+		for (end = first; end < n && own_map(v[end]->r) == own_map(v[first]->r) &&
+				  v[end]->shard == v[first]->shard; end++) {
+			const struct plan_route *pr = v[end];
+			const struct m_route *r = pr->r;
+			for (uint32_t slot = 0; pr->aff && slot < pr->slots; slot++)
+				add_slot(&e, pr, pr->aff[slot], (uint64_t)pr->base + slot);
+			for (size_t s = 0; !pr->aff && s < r->nservers; s++) {
+				const struct plan_server *ps = &pr->servers[s];
+				for (uint32_t k = 0; k < ps->slots; k++)
+					add_slot(&e, pr, s, (uint64_t)pr->base + ps->first_slot + k);
+			}
 		}
+		int k = own_map(v[first]->r);
+		char name[32], type[96];
+		own_map_name(v[first], name);
+		/* Only the key's type: each rule draws with its own modulus
+		 * and offset. */
+		snprintf(type, sizeof(type), "numgen random mod 4294967295 : %s daddr%s",
+			 k >= 2 ? "ip6" : "ip", k % 2 ? "" : " . th dport");
+		put_map(c->out, name, type, &e, true);
 	}
+	elems_free(&e);
+	free(v);
 }
 
 static void emit_prerouting(struct ctx *c, const bool present[2])
@@ -621,9 +619,33 @@ static void put_allow(struct buf *out, const struct m_route *r)
 	free(v);
 }
 
-static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct own *own)
+/* An snat address, or a range as nft lists it: a prefix when it is one
+ * aligned block, "A-B" otherwise; ports then picked at random. */
+static void put_snat_range(struct buf *out, const struct m_snat *sn)
 {
-	const struct plan_route *pr = plan_of(c->p, r);
+	put_addr(out, &sn->addr);
+	u128 lo = addr_num(&sn->addr), hi = addr_num(&sn->last);
+	if (lo == hi)
+		return;
+	int bits = sn->addr.family == 6 ? 128 : 32;
+	u128 size_m1 = hi - lo;
+	int host = 0;
+	while (host < bits && ((size_m1 >> host) & 1))
+		host++;
+	bool prefix = (host == bits || (size_m1 >> host) == 0) &&
+		      (host == 128 || (lo & (((u128)1 << host) - 1)) == 0);
+	if (prefix) {
+		buf_printf(out, "/%d", bits - host);
+	} else {
+		buf_putc(out, '-');
+		put_addr(out, &sn->last);
+	}
+	buf_puts(out, " fully-random");
+}
+
+static void emit_own_chain(struct ctx *c, const struct plan_route *pr)
+{
+	const struct m_route *r = pr->r;
 	const char *ip = r->family == 6 ? "ip6" : "ip";
 	buf_printf(c->out, "\n\tchain route_%s {\n", r->name);
 	/* Others than the allowed clients leave before the mark: nothing
@@ -636,59 +658,30 @@ static void emit_own_chain(struct ctx *c, const struct m_route *r, const struct 
 		buf_putc(c->out, '\n');
 	}
 	put_mark_set(c->out, r->snat_cls);
-	for (size_t s = 0; r->affinity && s < r->nservers; s++) {
-		if (r->servers[s].drain)
-			continue;
-		buf_printf(c->out, "\t\t%s saddr @aff.%s.%zu goto route_%s.s%zu", ip,
-			   r->name, s, r->name, s);
-		put_place(c->out, pr->place);
-		buf_putc(c->out, '\n');
-	}
-	char pick[96];
-	uint64_t slots = pr->slots;
-	int n = snprintf(pick, sizeof(pick), "numgen %s mod %lu",
-			 r->balance == M_ROUNDROBIN ? "inc" : "random",
-			 (unsigned long)slots);
-	if (own->base)
-		snprintf(pick + n, sizeof(pick) - (size_t)n, " offset %lu",
-			 (unsigned long)own->base);
+	struct buf pick;
+	buf_init(&pick);
+	if (pr->aff)
+		/* The client's address picks the slot, the same on every
+		 * gateway and for every protocol of the route. */
+		buf_printf(&pick, "jhash %s saddr mod %lu seed 0x%x", ip,
+			   (unsigned long)pr->slots, c->p->aff_seed);
+	else
+		buf_printf(&pick, "numgen %s mod %lu",
+			   r->balance == M_ROUNDROBIN ? "inc" : "random",
+			   (unsigned long)pr->slots);
+	if (pr->base)
+		buf_printf(&pick, " offset %lu", (unsigned long)pr->base);
 	struct buf tail;
 	buf_init(&tail);
-	buf_printf(&tail, " map @%s", own->map);
+	char map[32];
+	own_map_name(pr, map);
+	buf_printf(&tail, " map @%s", map);
 	put_place(&tail, pr->place);
-	if (r->affinity) {
-		/* One pick for every protocol: the server chains DNAT. */
-		buf_printf(c->out, "\t\t%s vmap @%s", pick, own->map);
-		put_place(c->out, pr->place);
-		buf_putc(c->out, '\n');
-	} else {
-		/* Each rule counts for itself: strict rotation per protocol. */
-		put_dnat_protos(c, r, pick, buf_cstr(&tail), !r->keep_port);
-	}
+	/* Each rule counts for itself: strict rotation per protocol. */
+	put_dnat_protos(c, r, buf_cstr(&pick), buf_cstr(&tail), !r->keep_port);
 	buf_free(&tail);
+	buf_free(&pick);
 	buf_puts(c->out, "\t}\n");
-
-	for (size_t s = 0; r->affinity && s < r->nservers; s++) {
-		const struct m_server *sv = &r->servers[s];
-		if (sv->drain)
-			continue;
-		buf_printf(c->out, "\n\tchain route_%s.s%zu {\n", r->name, s);
-		/* Remember the client, refreshing its timeout. */
-		buf_printf(c->out, "\t\tupdate @aff.%s.%zu { %s saddr }\n", r->name, s, ip);
-		struct buf to;
-		buf_init(&to);
-		if (sv->port && r->family == 6)
-			buf_putc(&to, '[');
-		put_addr(&to, &sv->addr);
-		if (sv->port)
-			buf_printf(&to, "%s:%u", r->family == 6 ? "]" : "", sv->port);
-		buf_init(&tail);
-		put_place(&tail, pr->place);
-		put_dnat_protos(c, r, buf_cstr(&to), buf_cstr(&tail), false);
-		buf_free(&to);
-		buf_free(&tail);
-		buf_puts(c->out, "\t}\n");
-	}
 }
 
 static void emit_postrouting(struct ctx *c, const bool present[2])
@@ -706,10 +699,9 @@ static void emit_postrouting(struct ctx *c, const bool present[2])
 		if (sn->kind == M_SNAT_MASQUERADE) {
 			buf_puts(c->out, "masquerade");
 		} else {
-			char addr[64];
-			model_addr_str(&sn->addr, addr);
-			buf_printf(c->out, "snat %sto %s",
-				   c->inet ? (sn->addr.family == 6 ? "ip6 " : "ip ") : "", addr);
+			buf_printf(c->out, "snat %sto ",
+				   c->inet ? (sn->addr.family == 6 ? "ip6 " : "ip ") : "");
+			put_snat_range(c->out, sn);
 		}
 		put_place(c->out, c->p->snat_place[k]);
 		buf_putc(c->out, '\n');
@@ -865,15 +857,13 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 			groups[n++] = groups[i];
 	ngroups = n;
 
-	struct own *own = xcalloc(m->nroutes ? m->nroutes : 1, sizeof(*own));
 	for (int fi = 0; fi < 2; fi++)
 		if (present[fi])
 			emit_listener_maps(&c, &fams[fi]);
 	for (int fi = 0; fi < 2; fi++)
 		if (present[fi])
 			emit_shared_maps(&c, &fams[fi]);
-	emit_own_maps(&c, own);
-	emit_affinity_sets(&c);
+	emit_own_maps(&c);
 	bool guarded[2] = {false, false};
 	for (int fi = 0; cx && !m->forward_accept && fi < 2; fi++)
 		if (present[fi])
@@ -892,7 +882,7 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 	for (size_t i = 0; i < m->nroutes; i++) {
 		const struct m_route *r = p->by_name[i]->r;
 		if (!route_shared(r))
-			emit_own_chain(&c, r, &own[r - m->routes]);
+			emit_own_chain(&c, p->by_name[i]);
 	}
 	emit_postrouting(&c, present);
 	if (cx)
@@ -901,7 +891,6 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 		emit_forward(&c);
 	buf_puts(out, "}\n");
 
-	free(own);
 	free(groups);
 }
 

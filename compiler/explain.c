@@ -5,17 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "src.h"
 
 /* ---- names of things -------------------------------------------------- */
 
-void explain_snat_str(const struct model *m, const struct m_route *r, char out[64])
+void explain_snat_str(const struct model *m, const struct m_route *r, char out[160])
 {
 	const struct m_snat *sn = &m->snats[r->snat_cls];
 	if (sn->kind == M_SNAT_ADDR)
-		model_addr_str(&sn->addr, out);
+		model_snat_str(sn, out);
 	else
-		snprintf(out, 64, "%s", sn->kind == M_SNAT_NONE ? "none" : "masquerade");
+		snprintf(out, 160, "%s", sn->kind == M_SNAT_NONE ? "none" : "masquerade");
 }
 
 /* "198.51.100.0/24", or "203.0.113.7" for a single host (cidr: always
@@ -113,7 +114,7 @@ static void text_route(const struct plan *p, const struct plan_route *pr, struct
 {
 	const struct model *m = p->m;
 	const struct m_route *r = pr->r;
-	char place[128], snat[64];
+	char place[128], snat[160];
 	place_str(&r->loc, place, sizeof(place));
 	buf_printf(out, "\nroute %s (%s)%s\n", r->name, place, r->family == 6 ? ", IPv6" : "");
 	if (r->comment)
@@ -194,9 +195,12 @@ static void text_route(const struct plan *p, const struct plan_route *pr, struct
 		buf_puts(out, r->nallow ? ": only these clients are routed\n"
 					: "nobody: no client is routed\n");
 	}
-	if (r->affinity)
-		buf_printf(out, "  affinity client-ip, %u s: a returning client keeps "
-			   "its server; the shares are of new clients\n", r->affinity);
+	if (pr->aff)
+		buf_printf(out, "  affinity client-ip: a hash of the client's address picks "
+			   "one of %lu slots (seed 0x%x),\n           so a client keeps its "
+			   "server across connections, reloads and gateways;\n           the "
+			   "shares are of clients, the balance is not used\n",
+			   (unsigned long)pr->slots, p->aff_seed);
 	if (r->keep_port)
 		buf_puts(out, "  ports    each connection keeps its destination port\n");
 	text_source(r, out);
@@ -207,12 +211,23 @@ static void text_print(const struct plan *p, struct buf *out)
 	const struct model *m = p->m;
 	buf_printf(out, "tcproutec %s explain: %s, target %s\n", TRC_VERSION,
 		   m->source, plan_target_name(p->target));
+	buf_puts(out, "compiled with: ");
+	report_command_line(p, out);
+	buf_putc(out, '\n');
 	char place[128];
 	place_str(&m->policy_loc, place, sizeof(place));
 	buf_printf(out, "forward policy: %s (%s)\n",
 		   m->forward_accept ? "accept: all forwarded traffic passes"
 				     : "drop: only routed connections and their replies pass",
 		   m->policy_explicit ? place : "the default");
+	/* What the command line changed, and where the source says otherwise. */
+	if (m->noverrides)
+		buf_printf(out, "overrides: %zu\n", m->noverrides);
+	for (size_t i = 0; i < m->noverrides; i++) {
+		const struct m_override *ov = &m->overrides[i];
+		place_str(&ov->replaced_loc, place, sizeof(place));
+		buf_printf(out, "  -D %s replaces %s (%s)\n", ov->arg, ov->replaced, place);
+	}
 	buf_printf(out, "routes: %zu\n", m->nroutes);
 	for (size_t i = 0; i < p->nroutes; i++)
 		text_route(p, &p->routes[i], out);
@@ -361,6 +376,11 @@ static void json_route(const struct plan *p, const struct plan_route *pr, struct
 	if (sn->kind == M_SNAT_ADDR) {
 		buf_puts(out, "{\"kind\": \"address\", \"address\": ");
 		json_addr(out, &sn->addr);
+		/* New in 0.2: the last address of a range. */
+		if (memcmp(&sn->last, &sn->addr, sizeof(sn->addr)) != 0) {
+			buf_puts(out, ", \"last\": ");
+			json_addr(out, &sn->last);
+		}
 		buf_putc(out, '}');
 	} else {
 		buf_printf(out, "{\"kind\": \"%s\"}",
@@ -380,9 +400,10 @@ static void json_route(const struct plan *p, const struct plan_route *pr, struct
 		buf_puts(out, "null");
 	}
 	buf_puts(out, ",\n      \"affinity\": ");
-	if (r->affinity)
-		buf_printf(out, "{\"kind\": \"client-ip\", \"timeout_seconds\": %u}",
-			   r->affinity);
+	if (pr->aff)
+		buf_printf(out, "{\"kind\": \"client-ip\", \"method\": \"hash\", "
+			   "\"slots\": %lu, \"seed\": %lu, \"timeout_seconds\": %u}",
+			   (unsigned long)pr->slots, (unsigned long)p->aff_seed, r->affinity);
 	else
 		buf_puts(out, "null");
 	buf_puts(out, ",\n      \"chain\": ");
@@ -415,6 +436,40 @@ static void json_route(const struct plan *p, const struct plan_route *pr, struct
 	buf_puts(out, "\n      ]}\n    }");
 }
 
+/* "command" and "overrides": how the ruleset described was made. */
+static void json_command(const struct plan *p, struct buf *out)
+{
+	const struct model *m = p->m;
+	struct buf line;
+	buf_init(&line);
+	report_command_line(p, &line);
+	buf_puts(out, "  \"command\": {\"line\": ");
+	json_strn(out, line.data, line.len);
+	buf_free(&line);
+	buf_puts(out, ",\n              \"argv\": [");
+	struct vec v = {0};
+	report_command_argv(p, &v);
+	for (size_t i = 0; i < v.len; i++) {
+		buf_puts(out, i ? ", " : "");
+		json_str(out, v.items[i]);
+	}
+	vec_free(&v);
+	buf_puts(out, "]},\n  \"overrides\": [");
+	for (size_t i = 0; i < m->noverrides; i++) {
+		const struct m_override *ov = &m->overrides[i];
+		buf_puts(out, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
+		json_str(out, ov->name);
+		buf_puts(out, ", \"value\": ");
+		json_str(out, ov->value);
+		buf_puts(out, ",\n     \"replaces\": {\"value\": ");
+		json_str(out, ov->replaced);
+		buf_puts(out, ", \"place\": ");
+		json_place(out, &ov->replaced_loc);
+		buf_puts(out, "}}");
+	}
+	buf_puts(out, m->noverrides ? "\n  ],\n" : "],\n");
+}
+
 static void json_print(const struct plan *p, struct buf *out)
 {
 	const struct model *m = p->m;
@@ -424,6 +479,7 @@ static void json_print(const struct plan *p, struct buf *out)
 	buf_puts(out, "},\n  \"source\": ");
 	json_str(out, m->source);
 	buf_printf(out, ",\n  \"target\": \"%s\",\n", plan_target_name(p->target));
+	json_command(p, out);
 	buf_printf(out, "  \"forward_policy\": {\"action\": \"%s\", \"place\": ",
 		   m->forward_accept ? "accept" : "drop");
 	if (m->policy_explicit)

@@ -21,7 +21,7 @@
 enum explain_format { EXPLAIN_TEXT = 1, EXPLAIN_JSON };
 
 /* "10.0.0.1", "masquerade" or "none". */
-void explain_snat_str(const struct model *m, const struct m_route *r, char out[64]);
+void explain_snat_str(const struct model *m, const struct m_route *r, char out[160]);
 
 /* Every route in source order, with the shares of the plan's target:
  * iptables chains statistic rules whose probabilities the kernel keeps in

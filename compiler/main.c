@@ -1,4 +1,6 @@
 /* main.c: the tcproutec command. */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -34,6 +36,8 @@ struct options {
 	int color;            /* -1 auto, 0 never, 1 always */
 	struct vec includes;  /* const char * */
 	struct vec defines;   /* const char *, NAME=VALUE */
+	bool aff_seed_set;
+	uint32_t aff_seed;    /* --affinity-seed */
 };
 
 static void usage(FILE *f)
@@ -47,6 +51,8 @@ static void usage(FILE *f)
 	      "  -o, --output FILE     write FILE atomically instead of stdout\n"
 	      "  -I DIR                add DIR to the include search path\n"
 	      "  -D NAME=VALUE         override the source's define NAME\n"
+	      "      --affinity-seed N  seed of the client-ip affinity hash\n"
+	      "                        (0 to 4294967295, or 0x...; default 0x74726331)\n"
 	      "      --check           parse and check only; write nothing\n"
 	      "      --explain[=FORMAT]  print the audit view of each route\n"
 	      "                        instead: text (default) or json\n"
@@ -93,6 +99,25 @@ static bool valid_name(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* s with each control character as '?', for a message: the terminal
+ * that shows it must not act on them. Not freed: the program exits. */
+static const char *printable(const char *s)
+{
+	char *t = xstrdup(s);
+	for (char *c = t; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return t;
 }
 
 /* Tables that iptables-nft and common host firewalls create in the ip,
@@ -144,7 +169,7 @@ static void parse_args(int argc, char **argv, struct options *o,
 		       struct diag_ctx *d)
 {
 	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE, OPT_EXPLAIN, OPT_GRAPH,
-	       OPT_VERIFY, OPT_COEXIST, OPT_HOOKS };
+	       OPT_VERIFY, OPT_AFF_SEED, OPT_COEXIST, OPT_HOOKS };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
@@ -155,6 +180,7 @@ static void parse_args(int argc, char **argv, struct options *o,
 		{"coexist", no_argument, NULL, OPT_COEXIST},
 		{"hooks", no_argument, NULL, OPT_HOOKS},
 		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
+		{"affinity-seed", required_argument, NULL, OPT_AFF_SEED},
 		{"color", optional_argument, NULL, OPT_COLOR},
 		{"colour", optional_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
@@ -184,11 +210,15 @@ static void parse_args(int argc, char **argv, struct options *o,
 		case 'D': {
 			const char *eq = strchr(optarg, '=');
 			if (!eq || !valid_name(optarg, (size_t)(eq - optarg)))
-				die_usage("-D wants NAME=VALUE with a valid name, not '%s'", optarg);
-			/* One define, on one line: nothing else may ride along. */
-			if (strpbrk(eq + 1, "\n\r;#"))
-				die_usage("-D value may not contain a newline, ';' or '#': '%s'",
-					  optarg);
+				die_usage("-D wants NAME=VALUE with a valid name, not '%s'",
+					  printable(optarg));
+			/* One define, on one line: nothing else may ride along,
+			 * and the header that records it stays one line. */
+			if (has_control(eq + 1))
+				die_usage("-D value may not contain a control character "
+					  "(newline, tab, escape, ...): '%s'", printable(optarg));
+			if (strpbrk(eq + 1, ";#"))
+				die_usage("-D value may not contain ';' or '#': '%s'", optarg);
 			vec_push(&o->defines, optarg);
 			break;
 		}
@@ -213,6 +243,17 @@ static void parse_args(int argc, char **argv, struct options *o,
 					  foreign_table_owner(optarg));
 			o->nft_table = optarg;
 			break;
+		case OPT_AFF_SEED: {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			if (!isdigit((unsigned char)optarg[0]) || *end || errno || v > 0xffffffffull)
+				die_usage("--affinity-seed wants a number from 0 to 4294967295 "
+					  "(decimal or 0x...), not '%s'", optarg);
+			o->aff_seed_set = true;
+			o->aff_seed = (uint32_t)v;
+			break;
+		}
 		case OPT_CHECK:
 			o->check = true;
 			break;
@@ -282,6 +323,36 @@ static void parse_args(int argc, char **argv, struct options *o,
 			  "from standard input");
 }
 
+/* The options that change the output, other than -t and -D (which the
+ * header takes from the plan and the model), as the words the header's
+ * "Compiled with" line and --explain record, in this fixed order whatever
+ * the order they were given in. An option at its default is left out, so
+ * that giving it or not gives the same bytes; one that does not change
+ * this target's output is left out too. A new option that changes the
+ * output adds its words here, and a line to tcproutec(1) (section "THE
+ * HEADER"), e.g.
+ *     if (o->coexist) vec_push(words, "--coexist");
+ *     if (o->since) { vec_push(words, "--since"); vec_push(words, base); }
+ * (a file by its base name: the output must not depend on the machine). */
+static void output_options(const struct options *o, struct vec *words)
+{
+	if (o->target == T_NFT && strcmp(o->nft_table, EMIT_NFT_DEFAULT_TABLE) != 0) {
+		vec_push(words, "--nft-table");
+		vec_push(words, (void *)o->nft_table);
+	}
+	/* In one form, whatever was typed: 4711, 0x1267 and 0x01267 agree. */
+	static char seed[16];
+	if (o->aff_seed_set && o->aff_seed != PLAN_AFF_SEED_DEFAULT) {
+		snprintf(seed, sizeof(seed), "0x%08x", o->aff_seed);
+		vec_push(words, "--affinity-seed");
+		vec_push(words, seed);
+	}
+	if (o->coexist)
+		vec_push(words, "--coexist");
+	if (o->hooks)
+		vec_push(words, "--hooks");
+}
+
 /* The stdlib of the source tree when run from it, else the installed one. */
 static char *find_stdlib(void)
 {
@@ -321,6 +392,8 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o, d);
 	bool color = use_color(o.color);
 
+	struct vec words = {0};
+	output_options(&o, &words);
 	char *stdlib = find_stdlib();
 	const char *display = strcmp(o.input, "-") == 0 ? "<stdin>" : o.input;
 	static const enum plan_target targets[] = {
@@ -337,6 +410,9 @@ int main(int argc, char **argv)
 		.stdlib_dir = stdlib,
 		.defines = (const char *const *)o.defines.items,
 		.ndefines = o.defines.len,
+		.plan = {.aff_seed_set = o.aff_seed_set, .aff_seed = o.aff_seed},
+		.options = (const char *const *)words.items,
+		.noptions = words.len,
 		.coexist = o.coexist,
 	};
 	struct compile c;
@@ -392,5 +468,6 @@ done:
 	diag_free(d);
 	vec_free(&o.includes);
 	vec_free(&o.defines);
+	vec_free(&words);
 	return status;
 }

@@ -3,6 +3,18 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <string.h>
+
+void model_snat_str(const struct m_snat *sn, char out[160])
+{
+	char lo[64], hi[64];
+	model_addr_str(&sn->addr, lo);
+	model_addr_str(&sn->last, hi);
+	if (strcmp(lo, hi) == 0)
+		snprintf(out, 160, "%s", lo);
+	else
+		snprintf(out, 160, "%s-%s", lo, hi);
+}
 
 void model_addr_str(const struct m_addr *a, char out[64])
 {

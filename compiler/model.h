@@ -45,7 +45,8 @@ struct m_server {
  * one per distinct address, in order of first use. */
 struct m_snat {
 	enum m_snat_kind kind;
-	struct m_addr addr;   /* M_SNAT_ADDR */
+	struct m_addr addr;   /* M_SNAT_ADDR: the first address */
+	struct m_addr last;   /* the last of a range; = addr for one */
 	struct loc loc;       /* first use */
 	unsigned cls;
 	bool used;
@@ -76,6 +77,18 @@ struct m_route {
 	struct loc balance_loc, snat_loc, affinity_loc;
 };
 
+/* A -D NAME=VALUE of the command line and the source's define it
+ * replaced. Values are written back from their syntax in one form ("{ a,
+ * b }", "$name", "80-90"), so that the header does not depend on how the
+ * command line spaced them. */
+struct m_override {
+	const char *name;
+	const char *value;
+	const char *arg;          /* "NAME=VALUE", the word after -D */
+	const char *replaced;     /* the source's value, written the same way */
+	struct loc replaced_loc;  /* its 'define' keyword */
+};
+
 struct model {
 	const char *source;   /* base name of the main file */
 	const struct src_file *file;  /* the main file */
@@ -86,6 +99,12 @@ struct model {
 	bool forward_accept;
 	bool policy_explicit;
 	struct loc policy_loc;
+	struct m_override *overrides;   /* by name */
+	size_t noverrides;
+	/* Options that change the output, other than -t and -D, as the
+	 * header's "Compiled with" line gives them (compile_opts.options). */
+	const char *const *options;
+	size_t noptions;
 };
 
 #define AFFINITY_DEFAULT_SECONDS (3u * 3600u)
@@ -100,6 +119,9 @@ void model_listener_str(const struct m_listener *l, int family, char *out, size_
 void model_server_str(const struct m_server *s, char out[80]);
 const char *model_proto_name(enum m_proto p);
 const char *model_balance_name(enum m_balance b);
+
+/* "203.0.113.10" or "203.0.113.10-203.0.113.13": an snat address or range. */
+void model_snat_str(const struct m_snat *sn, char out[160]);
 
 /* Text of an address, e.g. "10.0.0.1" or "2001:db8::1" (no prefix). */
 void model_addr_str(const struct m_addr *a, char out[64]);

@@ -26,6 +26,14 @@ enum plan_target { PLAN_IPTABLES, PLAN_IP6TABLES, PLAN_NFT };
 #define PLAN_MARK_OURS 0x800000u
 #define PLAN_MARK_MASK 0xff0000u
 
+/* Client-ip affinity: the client address is hashed (nft jhash, iptables
+ * HMARK) into a table of PLAN_AFF_SLOTS slots that the plan fills with
+ * weighted rendezvous hashing under exact quotas, so that every gateway
+ * loaded with one file sends a client to one server, and adding or
+ * removing one of n servers moves about 1/n of the clients. */
+#define PLAN_AFF_SLOTS 256u
+#define PLAN_AFF_SEED_DEFAULT 0x74726331u   /* "trc1" */
+
 /* One server of a route, drained ones included (slots 0). */
 struct plan_server {
 	uint32_t slots;        /* weight / the route's gcd; 0: drained */
@@ -50,7 +58,22 @@ struct plan_route {
 	const char *place;
 	const char *dispatch_place;
 	const char *chain;             /* iptables: the route's chain */
+	/* Affinity: server of each of the PLAN_AFF_SLOTS slots (then slots
+	 * is PLAN_AFF_SLOTS and a server's slots is its count there). */
+	uint16_t *aff;
+	/* nft, a route with a chain of its own: where its slots start in
+	 * the shared slot maps. A function of the route's name and of the
+	 * names and spans of the routes it would overlap, not of their
+	 * order or number, so adding a route moves no other. */
+	uint32_t base;
+	/* nft: which of the PLAN_SHARDS maps of its kind holds its slots
+	 * (a hash of its name). The kernel walks a map's every element each
+	 * time a rule of another chain binds it, so one map shared by
+	 * thousands of route chains loads in quadratic time. */
+	uint32_t shard;
 };
+
+#define PLAN_SHARDS 1024u
 
 struct plan {
 	const struct model *m;
@@ -64,13 +87,24 @@ struct plan {
 	 * class, FORWARD (replies, routed connections). */
 	const char **snat_place;
 	const char *policy_place[2];
+	uint32_t aff_seed;             /* of the kernel's hash and the table */
 };
 
 /* Works out the plan of m for target t in arena a; reports what the
  * target cannot carry (a comment over its limit, two chains of one name,
  * too many roundrobin slots) to d and returns NULL then. */
+struct plan_options {
+	bool aff_seed_set;             /* --affinity-seed */
+	uint32_t aff_seed;
+};
+
 struct plan *plan_build(const struct model *m, enum plan_target t,
-			struct arena *a, struct diag_ctx *d);
+			const struct plan_options *o, struct arena *a,
+			struct diag_ctx *d);
+
+/* nft: the route has a chain of its own (it cannot take the shared path of
+ * random routes that match only their listeners). */
+bool plan_route_own_chain(const struct m_route *r);
 
 /* The exact share of server i, "0.333333333333": 12 digits, half up. From
  * the slots, or from the chain of 31-bit probabilities (computed in fixed

@@ -208,7 +208,8 @@ static int cmp_snat(const void *pa, const void *pb)
 	const struct m_snat *a = pa, *b = pb;
 	if (a->addr.family != b->addr.family)
 		return a->addr.family < b->addr.family ? -1 : 1;
-	return memcmp(a->addr.bytes, b->addr.bytes, sizeof(a->addr.bytes));
+	int c = memcmp(a->addr.bytes, b->addr.bytes, sizeof(a->addr.bytes));
+	return c ? c : memcmp(a->last.bytes, b->last.bytes, sizeof(a->last.bytes));
 }
 
 /* Snat addresses get their classes (and so their marks) in address order,
@@ -228,6 +229,132 @@ static void sort_snat_classes(struct sema *s)
 	for (size_t i = 0; i < s->nroutes; i++)
 		if (s->routes[i].snat_cls >= 2)
 			s->routes[i].snat_cls = to[s->routes[i].snat_cls];
+}
+
+/* A define's value written back from its syntax, in one form whatever
+ * the spacing or the lines it was written on. */
+static void val_text(struct buf *b, const struct ast_val *v)
+{
+	switch (v->kind) {
+	case AV_ADDR:
+		buf_puts(b, v->text);
+		if (v->prefix)
+			buf_printf(b, "/%s", v->prefix);
+		break;
+	case AV_NUMBER:
+	case AV_DURATION:
+		buf_puts(b, v->text);
+		break;
+	case AV_VAR:
+		buf_printf(b, "$%s", v->text);
+		break;
+	case AV_ANY:
+		buf_putc(b, '*');
+		break;
+	case AV_RANGE:
+		val_text(b, v->lo);
+		buf_putc(b, '-');
+		val_text(b, v->hi);
+		break;
+	case AV_SET:
+		buf_putc(b, '{');
+		for (const struct ast_val *e = v->elems; e; e = e->next) {
+			buf_puts(b, e == v->elems ? " " : ", ");
+			val_text(b, e);
+		}
+		buf_puts(b, v->elems ? " }" : "}");
+		break;
+	}
+}
+
+static const char *val_str(struct sema *s, struct buf *b, const struct ast_val *v)
+{
+	b->len = 0;
+	val_text(b, v);
+	return arena_strdup(s->a, buf_cstr(b));
+}
+
+static int cmp_override(const void *pa, const void *pb)
+{
+	const struct m_override *a = pa, *b = pb;
+	return strcmp(a->name, b->name);
+}
+
+/* The -D overrides, by name, each with the define it replaced: the header
+ * and --explain show them. */
+static void record_overrides(struct sema *s)
+{
+	struct model *m = s->m;
+	size_t n = 0;
+	for (const struct ast_stmt *st = s->overrides ? s->overrides->first : NULL; st;
+	     st = st->next)
+		n++;
+	m->overrides = ARENA_ARRAY(s->a, struct m_override, n ? n : 1);
+	struct buf b;
+	buf_init(&b);
+	for (const struct ast_stmt *st = s->overrides ? s->overrides->first : NULL; st;
+	     st = st->next) {
+		const struct def *d = sema_def_find(s, st->name);
+		if (!d || d->stmt != st || !d->shadowed)
+			continue;
+		struct m_override *o = &m->overrides[m->noverrides++];
+		o->name = arena_strdup(s->a, st->name);
+		o->value = val_str(s, &b, st->value);
+		o->arg = arena_printf(s->a, "%s=%s", o->name, o->value);
+		o->replaced = val_str(s, &b, d->shadowed->value);
+		o->replaced_loc = d->shadowed->loc;
+	}
+	buf_free(&b);
+	qsort(m->overrides, m->noverrides, sizeof(*m->overrides), cmp_override);
+}
+
+static int cmp_addr(const struct m_addr *a, const struct m_addr *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int c = memcmp(a->bytes, b->bytes, sizeof(a->bytes));
+	if (c)
+		return c;
+	return a->prefix < b->prefix ? -1 : a->prefix > b->prefix;
+}
+
+static int cmp_listener(const void *pa, const void *pb)
+{
+	const struct m_listener *a = pa, *b = pb;
+	if (a->any != b->any)
+		return a->any ? 1 : -1;
+	int c = a->any ? 0 : cmp_addr(&a->addr, &b->addr);
+	if (c)
+		return c;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	if (a->port_hi != b->port_hi)
+		return a->port_hi < b->port_hi ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (!a->iface || !b->iface)
+		return !b->iface - !a->iface;
+	return strcmp(a->iface, b->iface);
+}
+
+static int cmp_allow(const void *pa, const void *pb)
+{
+	return cmp_addr(pa, pb);
+}
+
+/* A route's listeners and client networks are sets: the order they are
+ * written in means nothing, so every printer gets them in one order, and
+ * moving a listen line or a member of an allow set changes no output.
+ * Servers keep theirs: it decides the probabilities. */
+static void canonical_order(struct model *m)
+{
+	for (size_t i = 0; i < m->nroutes; i++) {
+		struct m_route *r = &m->routes[i];
+		if (r->nlisteners > 1)
+			qsort(r->listeners, r->nlisteners, sizeof(*r->listeners), cmp_listener);
+		if (r->nallow > 1)
+			qsort(r->allow, r->nallow, sizeof(*r->allow), cmp_allow);
+	}
 }
 
 static void warn_unused(struct sema *s)
@@ -296,5 +423,9 @@ struct model *sema_finish(struct sema *s, bool syntax_errors)
 	sema_check_listeners(s);
 	sema_check_cycles(s);
 	warn_unused(s);
-	return diag_errors(s->d) ? NULL : m;
+	if (diag_errors(s->d))
+		return NULL;
+	record_overrides(s);
+	canonical_order(m);
+	return m;
 }

@@ -31,7 +31,7 @@ struct own {
 	bool balance_set, snat_set, affinity_set;
 	enum m_balance balance;
 	enum m_snat_kind snat;
-	struct m_addr snat_addr;
+	struct m_addr snat_addr, snat_last;
 	bool snat_ok;
 	unsigned affinity;
 	struct loc balance_loc, snat_loc, snat_addr_loc, affinity_loc;

@@ -182,7 +182,8 @@ static unsigned snat_class(struct sema *s, const struct own *o)
 		return SNAT_CLASS_NONE;
 	}
 	for (size_t i = 2; i < m->nsnats; i++)
-		if (addr_eq(&m->snats[i].addr, &o->snat_addr))
+		if (addr_eq(&m->snats[i].addr, &o->snat_addr) &&
+		    addr_eq(&m->snats[i].last, &o->snat_last))
 			return (unsigned)i;
 	if (m->nsnats == SNAT_MAX_CLASSES) {
 		diag_error(s->d, o->snat_addr_loc, "more than %u distinct snat addresses",
@@ -192,6 +193,7 @@ static unsigned snat_class(struct sema *s, const struct own *o)
 	struct m_snat *c = &m->snats[m->nsnats];
 	c->kind = M_SNAT_ADDR;
 	c->addr = o->snat_addr;
+	c->last = o->snat_last;
 	c->loc = o->snat_loc;
 	c->cls = (unsigned)m->nsnats;
 	c->used = true;
@@ -302,6 +304,21 @@ void sema_resolve_settings(struct sema *s, const struct ast_item *balance,
 		if (o->snat == M_SNAT_ADDR) {
 			o->snat_addr_loc = snat->addr->loc;
 			o->snat_ok = sema_eval_host(s, snat->addr, "snat", &o->snat_addr);
+			o->snat_last = o->snat_addr;
+			if (snat->addr_hi && o->snat_ok) {
+				o->snat_ok = sema_eval_host(s, snat->addr_hi, "snat", &o->snat_last);
+				if (o->snat_ok && o->snat_last.family != o->snat_addr.family) {
+					diag_error(s->d, snat->addr_hi->loc, "snat range from an IPv%d "
+						   "to an IPv%d address", o->snat_addr.family,
+						   o->snat_last.family);
+					o->snat_ok = false;
+				} else if (o->snat_ok && memcmp(o->snat_last.bytes, o->snat_addr.bytes,
+								sizeof(o->snat_addr.bytes)) < 0) {
+					diag_error(s->d, snat->addr_hi->loc, "snat range ends before "
+						   "it starts; write the lower address first");
+					o->snat_ok = false;
+				}
+			}
 		}
 	}
 	if (affinity) {
@@ -431,6 +448,7 @@ void sema_finish_route(struct sema *s, struct m_route *r, const struct own *o,
 		eff.snat_set = true;
 		eff.snat = dflt->snat;
 		eff.snat_addr = dflt->snat_addr;
+		eff.snat_last = dflt->snat_last;
 		eff.snat_ok = dflt->snat_ok;
 		eff.snat_loc = dflt->snat_loc;
 		eff.snat_addr_loc = dflt->snat_addr_loc;

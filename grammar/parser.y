@@ -293,6 +293,8 @@ item:
 		{ $$ = item_new(scanner, AI_BALANCE, @1); $$->balance = BALANCE_ROUNDROBIN; $$->end = @2; }
 	| K_SNAT host
 		{ $$ = item_new(scanner, AI_SNAT, @1); $$->snat = SNAT_ADDR; $$->addr = $2; $$->end = @2; }
+	| K_SNAT host '-' host
+		{ $$ = item_new(scanner, AI_SNAT, @1); $$->snat = SNAT_ADDR; $$->addr = $2; $$->addr_hi = $4; $$->end = @4; }
 	| K_SNAT K_MASQUERADE
 		{ $$ = item_new(scanner, AI_SNAT, @1); $$->snat = SNAT_MASQUERADE; $$->end = @2; }
 	| K_SNAT K_NONE

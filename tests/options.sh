@@ -160,11 +160,15 @@ for args in "--coexist --hooks" "--hooks --coexist" "-t ip6tables --hooks --coex
     fi
 done
 
-# accepted NAME: compiles, and the table is NAME in every line that names it.
+# accepted NAME: compiles, the table is NAME in every line that names it,
+# and the header records the option (not when NAME is the default).
 accepted() {
+    if [ "$1" = tcproutec ]; then a_cmd="tcproutec -t nft article.tr"
+    else a_cmd="tcproutec -t nft --nft-table $1 article.tr"; fi
     if "$bin" -t nft --nft-table "$1" "$src" > "$tmp/out" 2> "$tmp/err" &&
-       [ "$(sed -n 4p "$tmp/out")" = "table ip $1" ] &&
-       grep -qx "delete table inet $1" "$tmp/out"; then
+       [ "$(grep -v '^#' "$tmp/out" | sed -n 1p)" = "table ip $1" ] &&
+       grep -qx "delete table inet $1" "$tmp/out" &&
+       grep -qxF "# Compiled with: $a_cmd" "$tmp/out"; then
         pass "--nft-table '$1' is accepted"
     else
         fail "--nft-table '$1' was not accepted as a table name:"
@@ -175,5 +179,59 @@ accepted() {
 for name in tcproutec routes filter2 my-nat nat_lb nm-shared docker kube-proxy-lb; do
     accepted "$name"
 done
+
+# ---- values that are refused -----------------------------------------------
+
+# bad WHAT PATTERN ARG...: exit 2, a message matching PATTERN that shows no
+# control character, a pointer to --help, and nothing written: neither on
+# standard output nor to -o.
+esc=$(printf '\033')
+tab=$(printf '\t')
+cr=$(printf '\r')
+nl='
+'
+bad() {
+    b_what=$1 b_pat=$2
+    shift 2
+    rm -f "$tmp/out.v4"
+    "$bin" -o "$tmp/out.v4" "$@" > "$tmp/stdout" 2> "$tmp/err"
+    b_st=$?
+    if [ "$b_st" -ne 2 ]; then
+        fail "$b_what: exit $b_st, expected 2"
+        sed 's/^/    /' "$tmp/err"
+    elif ! grep -q -- "$b_pat" "$tmp/err" ||
+         ! grep -q -- "Try 'tcproutec --help'" "$tmp/err"; then
+        fail "$b_what: the message does not say '$b_pat':"
+        sed 's/^/    /' "$tmp/err"
+    elif LC_ALL=C grep -q '[[:cntrl:]]' "$tmp/err"; then
+        fail "$b_what: the message carries a control character to the terminal"
+    elif [ -e "$tmp/out.v4" ] || [ -s "$tmp/stdout" ]; then
+        fail "$b_what: wrote output"
+    else
+        pass "$b_what is refused"
+    fi
+}
+bad "-t bogus" "unknown target 'bogus'" -t bogus "$src"
+bad "--explain=xml" "--explain wants text or json" --explain=xml "$src"
+bad "--color=sometimes" "--color wants auto, always or never" --color=sometimes "$src"
+bad "-W bogus" "unknown warning option" -W bogus "$src"
+bad "--nft-table with a blank" "--nft-table wants a name" -t nft --nft-table 'a b' "$src"
+bad "--nft-table empty" "--nft-table wants a name" -t nft --nft-table '' "$src"
+bad "-D without =" "-D wants NAME=VALUE" -D public "$src"
+bad "-D with a bad name" "-D wants NAME=VALUE with a valid name" -D '1x=1' "$src"
+bad "-D with an escape in the name" "-D wants NAME=VALUE with a valid name, not 'a?\[31m=1'" \
+    -D "a${esc}[31m=1" "$src"
+# A -D value is one define on one line, and the header that records it
+# stays one comment line: no newline, no other control character.
+bad "-D value with a newline" "may not contain a control character" \
+    -D "public=192.0.2.1${nl}route evil { listen tcp 192.0.2.9:1
+server 198.51.100.9:1 }" "$src"
+bad "-D value with a carriage return" "may not contain a control character" \
+    -D "public=192.0.2.1$cr" "$src"
+bad "-D value with a tab" "may not contain a control character" -D "public=${tab}192.0.2.1" "$src"
+bad "-D value with an escape" "control character (newline, tab, escape, ...): 'public=?\[2J'" \
+    -D "public=${esc}[2J" "$src"
+bad "-D value with ';'" "may not contain ';' or '#'" -D 'public=192.0.2.1; policy forward accept' "$src"
+bad "-D value with '#'" "may not contain ';' or '#'" -D 'public=192.0.2.1 # x' "$src"
 
 finish

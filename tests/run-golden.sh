@@ -2,13 +2,14 @@
 # Golden tests: every tests/golden/NAME.tr and every examples/NAME.tr must
 # compile to bytes identical to its expected neighbours.
 #
-#   tests/golden/NAME.tr   ->  tests/golden/NAME.{v4,v6,nft,explain,hooks,hooks6}
-#   examples/NAME.tr       ->  tests/golden/examples/NAME.{v4,v6,nft,explain}
+#   tests/golden/NAME.tr   ->  tests/golden/NAME.{v4,v6,nft,explain,json,dot,hooks,hooks6}
+#   examples/NAME.tr       ->  tests/golden/examples/NAME.{v4,v6,nft,explain,json,dot}
 #
 # A case is compiled once for each expected file that exists (.v4 with
 # -t iptables, .v6 with -t ip6tables, .nft with -t nft, .explain with
-# --explain, .hooks and .hooks6 with -t iptables/ip6tables --hooks, the
-# script of --coexist --hooks). A case with no expected file at all fails; with --update it
+# --explain, .json with --explain=json, .dot with --graph, .hooks and
+# .hooks6 with -t iptables/ip6tables --hooks, the script of --coexist
+# --hooks). A case with no expected file at all fails; with --update it
 # gets a .v4. Extra arguments, one per line (blank and # lines ignored),
 # come from NAME.args beside the case (for examples: beside the expected
 # files, so that examples/ holds only what users read).
@@ -47,6 +48,8 @@ target_args() {
         v6) echo "-t ip6tables" ;;
         nft) echo "-t nft" ;;
         explain) echo "--explain" ;;
+        json) echo "--explain=json" ;;
+        dot) echo "--graph" ;;
         hooks) echo "-t iptables --hooks" ;;
         hooks6) echo "-t ip6tables --hooks" ;;
     esac
@@ -68,12 +71,12 @@ run_case() {
     r_dir=$1 r_base=$2 r_exp=$3 r_label=$4
     r_args="$root/$r_exp/$r_base.args"
     exts=""
-    for ext in v4 v6 nft explain hooks hooks6; do
+    for ext in v4 v6 nft explain json dot hooks hooks6; do
         [ -f "$r_exp/$r_base.$ext" ] && exts="$exts $ext"
     done
     if [ -z "$exts" ]; then
         if [ "$update" -eq 0 ]; then
-            fail "$r_label: no expected file ($r_exp/$r_base.v4, .v6, .nft or .explain)"
+            fail "$r_label: no expected file ($r_exp/$r_base.v4, .v6, .nft, .explain, .json or .dot)"
             return 0
         fi
         exts=v4

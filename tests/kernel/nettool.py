@@ -46,6 +46,10 @@ hold ADDR PORT --dir DIR [--netns NS] [--pings N] [--timeout S] [--wait W]
     and writes the answer to DIR/done.k ("answer NAME ping k", "timeout",
     "closed" or "error ..."). For checks that a connection survives a
     reload.
+garp --netns NS ADDR@DEV...
+    sends one gratuitous ARP request for each ADDR (an IPv4 address of NS)
+    out of its DEV, as keepalived does when it takes an address: the
+    neighbours that know ADDR learn DEV's hardware address.
 chisq --observed N... --weights W...
     Pearson's chi-square of the counts against the weights; exit 0 when
     they fit at alpha 0.001, 1 when they do not.
@@ -536,6 +540,28 @@ def hold(args):
     return 0
 
 
+def garp(args):
+    enter_netns(args.netns)
+    for spec in args.specs:
+        addr, _, dev = spec.partition("@")
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        try:
+            s.bind((dev, 0))
+            mac = s.getsockname()[4]
+            ip = socket.inet_aton(addr)
+            # Ethernet broadcast, ARP request (Ethernet/IPv4) whose sender
+            # and target address are both ADDR: Linux neighbours then
+            # override the entry they have (is_garp), whatever its lock
+            # time.
+            frame = (b"\xff" * 6 + mac + b"\x08\x06"
+                     + b"\x00\x01\x08\x00\x06\x04\x00\x01"
+                     + mac + ip + b"\x00" * 6 + ip)
+            s.send(frame)
+        finally:
+            s.close()
+    return 0
+
+
 def chisq(args):
     obs, w = args.observed, args.weights
     if len(obs) != len(w) or not 2 <= len(obs) <= len(CHISQ_CRIT_0001) + 1:
@@ -590,12 +616,15 @@ def main():
     r.add_argument("--timeout", type=float, default=1.0)
     r.add_argument("--probe", nargs=5, action="append", required=True,
                    metavar=("LABEL", "NETNS", "PROTO", "ADDR:PORT", "BIND"))
+    g = sub.add_parser("garp")
+    g.add_argument("specs", nargs="+", metavar="ADDR@DEV")
+    g.add_argument("--netns", default="")
     q = sub.add_parser("chisq")
     q.add_argument("--observed", type=int, nargs="+", required=True)
     q.add_argument("--weights", type=float, nargs="+", required=True)
     args = p.parse_args()
     return {"serve": serve, "connect": connect, "probes": probes,
-            "hold": hold, "chisq": chisq}[args.cmd](args)
+            "hold": hold, "garp": garp, "chisq": chisq}[args.cmd](args)
 
 
 if __name__ == "__main__":

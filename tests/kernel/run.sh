@@ -2,7 +2,8 @@
 # run.sh: the kernel suite: roundtrip.sh, then traffic.sh, then breadth.sh
 # (IPv6, allow from, affinity, port ranges, interfaces, any address, UDP
 # per flow, reloads), hostile.sh, coexist.sh (--coexist beside Docker-shaped
-# rules and a host firewall), scale.sh.
+# rules and a host firewall), scale.sh, and failover.sh (a pair of
+# fronts: conntrackd, the floating addresses, affinity across the pair).
 # As root, in network namespaces it creates and deletes (see lib.sh). Where
 # it cannot run (not root, no namespaces, no iptables tools), it says
 # SKIPPED with the reason and counts it as skipped, never as passed.
@@ -24,7 +25,7 @@ if [ -n "$reason" ]; then
 fi
 
 status=0
-for script in roundtrip.sh traffic.sh breadth.sh hostile.sh coexist.sh scale.sh; do
+for script in roundtrip.sh traffic.sh breadth.sh hostile.sh coexist.sh scale.sh failover.sh; do
     echo "== tests/kernel/$script"
     start=$SECONDS
     bash "$here/$script" 2>&1 | tee "$TRC_TMP/out"
