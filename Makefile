@@ -45,12 +45,14 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CPPFLAGS) $(CFLAGS) \
              -I$(B) -Icompiler \
              -DTRC_VERSION='"$(VERSION)"' -DTRC_STDLIB_DIR='"$(DATADIR)"'
 LDLIBS    ?=
+# --stats: the chi-square test (exp, lgamma)
+LDLIBS    += -lm
 
 LIB_SRCS  := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/lexer.o
 HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
 
-.PHONY: FORCE all test check unit golden errors kernel scale-100k trace lint-man deps install \
+.PHONY: FORCE all test check unit golden errors kernel scale-100k trace lint-man deps install live \
         verify-cli determinism install-check build-check options-check completion-check \
         package-check \
         uninstall clean golden-update errors-update
@@ -123,6 +125,10 @@ verify-cli: tcproutec
 	tests/verify.sh
 	tests/output.sh
 
+# --stats and --verify-live on recorded listings (tests/live/listings).
+live: tcproutec
+	tests/live/run.sh
+
 determinism: tcproutec
 	tests/determinism.sh
 	tests/stable.sh
@@ -148,7 +154,7 @@ package-check:
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors verify-cli options-check completion-check install-check build-check \
+test: all unit golden errors verify-cli live options-check completion-check install-check build-check \
       determinism lint-man \
       test-asan test-valgrind fuzz-regress kernel trace
 

@@ -120,14 +120,19 @@ static void put_elements(struct buf *out, struct elems *e, bool integer_key)
 	buf_puts(out, " }\n");
 }
 
+/* `counter`: each element counts the lookups that hit it, the new
+ * connections of its server (a nat chain sees a connection's first packet
+ * only): what --stats reads. */
 static void put_map(struct buf *out, const char *name, const char *type,
-		    struct elems *e, bool integer_key)
+		    struct elems *e, bool integer_key, bool counter)
 {
 	if (e->len == 0)
 		return;
 	buf_printf(out, "\n\tmap %s {\n\t\ttypeof %s\n", name, type);
 	if (e->interval)
 		buf_puts(out, "\t\tflags interval\n");
+	if (counter)
+		buf_puts(out, "\t\tcounter\n");
 	put_elements(out, e, integer_key);
 	buf_puts(out, "\t}\n");
 }
@@ -166,6 +171,9 @@ static void put_addr(struct buf *out, const struct m_addr *a)
 	model_addr_str(a, txt);
 	buf_puts(out, txt);
 }
+
+/* As nft lists a counter; a load starts it at zero. */
+#define NFT_COUNTER " counter packets 0 bytes 0"
 
 static void put_place(struct buf *out, const char *text)
 {
@@ -291,12 +299,14 @@ static void put_elem(struct buf *out, const struct elem *el)
 		put_addr(out, &l->addr);
 		buf_printf(out, " . %s . %u . ", model_proto_name(l->proto), l->port_lo);
 		put_range(out, el->lo, el->hi);
+		buf_puts(out, NFT_COUNTER);
 		put_place(out, pr->place);
 		/* Keeping the port of a one-port listener is that port. */
 		put_target(out, sv, sv->port ? sv->port : l->port_lo);
 		break;
 	case EK_SLOT:
 		put_range(out, el->lo, el->hi);
+		buf_puts(out, NFT_COUNTER);
 		put_place(out, pr->place);
 		put_target(out, sv, sv->port);
 		break;
@@ -338,7 +348,7 @@ static void emit_listener_maps(struct ctx *c, const struct fam *f)
 			buf_printf(c->out, "\n\tmap %s {\n\t\ttypeof %s\n\t}\n", name, type);
 			continue;
 		}
-		put_map(c->out, name, type, &maps[k], false);
+		put_map(c->out, name, type, &maps[k], false, false);
 		elems_free(&maps[k]);
 	}
 }
@@ -399,7 +409,7 @@ static void emit_shared_maps(struct ctx *c, const struct fam *f)
 		snprintf(name, sizeof(name), "random%s_%lu", f->sfx, (unsigned long)w);
 		snprintf(type, sizeof(type), "%s daddr . meta l4proto . th dport . numgen "
 			 "random mod %lu : %s daddr . th dport", f->ip, (unsigned long)w, f->ip);
-		put_map(c->out, name, type, &servers, false);
+		put_map(c->out, name, type, &servers, false, true);
 	}
 	elems_free(&servers);
 	free(v);
@@ -477,7 +487,7 @@ static void emit_own_maps(struct ctx *c)
 		 * and offset. */
 		snprintf(type, sizeof(type), "numgen random mod 4294967295 : %s daddr%s",
 			 k >= 2 ? "ip6" : "ip", k % 2 ? "" : " . th dport");
-		put_map(c->out, name, type, &e, true);
+		put_map(c->out, name, type, &e, true, true);
 	}
 	elems_free(&e);
 	free(v);
@@ -524,7 +534,7 @@ static void emit_prerouting(struct ctx *c, const bool present[2])
 /* nft lists the family of a dnat in an inet table, or when it maps to an
  * address . port concatenation; elsewhere the table's family is implied. */
 static void put_dnat_protos(struct ctx *c, const struct m_route *r, const char *what,
-			    const char *tail, bool concat)
+			    const char *tail, bool concat, bool counter)
 {
 	const char *fam = !c->inet && !concat ? "" : r->family == 6 ? "ip6 " : "ip ";
 	static const enum m_proto protos[] = {M_TCP, M_UDP};
@@ -532,8 +542,8 @@ static void put_dnat_protos(struct ctx *c, const struct m_route *r, const char *
 		if (!(r->protos & protos[p]))
 			continue;
 		/* A DNAT that names a port needs the protocol matched first. */
-		buf_printf(c->out, "\t\tmeta l4proto %s dnat %sto %s", model_proto_name(protos[p]),
-			   fam, what);
+		buf_printf(c->out, "\t\tmeta l4proto %s%s dnat %sto %s",
+			   model_proto_name(protos[p]), counter ? NFT_COUNTER : "", fam, what);
 		buf_puts(c->out, tail);
 		buf_putc(c->out, '\n');
 	}
@@ -678,7 +688,7 @@ static void emit_own_chain(struct ctx *c, const struct plan_route *pr)
 	buf_printf(&tail, " map @%s", map);
 	put_place(&tail, pr->place);
 	/* Each rule counts for itself: strict rotation per protocol. */
-	put_dnat_protos(c, r, buf_cstr(&pick), buf_cstr(&tail), !r->keep_port);
+	put_dnat_protos(c, r, buf_cstr(&pick), buf_cstr(&tail), !r->keep_port, false);
 	buf_free(&tail);
 	buf_free(&pick);
 	buf_puts(c->out, "\t}\n");

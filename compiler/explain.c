@@ -281,6 +281,11 @@ static void json_str(struct buf *out, const char *s)
 		buf_puts(out, "null");
 }
 
+void explain_json_str(struct buf *out, const char *s)
+{
+	json_str(out, s);
+}
+
 static void json_place(struct buf *out, const struct loc *l)
 {
 	if (!l->file) {

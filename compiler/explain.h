@@ -23,6 +23,9 @@ enum explain_format { EXPLAIN_TEXT = 1, EXPLAIN_JSON };
 /* "10.0.0.1", "masquerade" or "none". */
 void explain_snat_str(const struct model *m, const struct m_route *r, char out[160]);
 
+/* A JSON string of s (escaped, invalid UTF-8 as U+FFFD), or null. */
+void explain_json_str(struct buf *out, const char *s);
+
 /* Every route in source order, with the shares of the plan's target:
  * iptables chains statistic rules whose probabilities the kernel keeps in
  * 31 bits, so the shares are close to the weights but not equal; nft draws

@@ -17,6 +17,7 @@
 #include "emit_nft.h"
 #include "explain.h"
 #include "graph.h"
+#include "live.h"
 #include "out.h"
 #include "verify.h"
 
@@ -33,6 +34,9 @@ struct options {
 	const char *verify;   /* --verify: the committed file */
 	bool coexist;         /* share the host: own chains / no drop policy */
 	bool hooks;           /* --coexist --hooks: the jumps script */
+	const char *verify_live;  /* --verify-live: the host's listing */
+	int stats;            /* --stats: 0, LIVE_TEXT or LIVE_JSON */
+	const char *live;     /* --stats: the host's listing (first operand) */
 	int color;            /* -1 auto, 0 never, 1 always */
 	struct vec includes;  /* const char * */
 	struct vec defines;   /* const char *, NAME=VALUE */
@@ -43,6 +47,7 @@ struct options {
 static void usage(FILE *f)
 {
 	fputs("usage: tcproutec [OPTIONS] FILE.tr\n"
+	      "       tcproutec [OPTIONS] --stats[=FORMAT] LIVE FILE.tr\n"
 	      "Compile TCP/UDP load-balancing routes into a netfilter ruleset.\n"
 	      "\n"
 	      "  -t, --target TARGET   iptables (default; rules.v4), ip6tables\n"
@@ -63,6 +68,13 @@ static void usage(FILE *f)
 	      "                        own chains or table only, no drop policy\n"
 	      "      --hooks           with --coexist (iptables, ip6tables): write the\n"
 	      "                        sh script that installs the jumps instead\n"
+	      "      --verify-live LIVE  compare a host's listing (iptables-save,\n"
+	      "                        nft list ruleset) with the compiled output;\n"
+	      "                        on drift print a diff, exit 1\n"
+	      "      --stats[=FORMAT]  per route and server, the new connections\n"
+	      "                        the host counted (LIVE: iptables-save -c or\n"
+	      "                        nft list ruleset) beside the declared shares:\n"
+	      "                        text (default) or json\n"
 	      "  -W error              treat warnings as errors\n"
 	      "  -W no-NAME            turn off warning NAME (unused-define,\n"
 	      "                        duplicate-server)\n"
@@ -169,7 +181,8 @@ static void parse_args(int argc, char **argv, struct options *o,
 		       struct diag_ctx *d)
 {
 	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE, OPT_EXPLAIN, OPT_GRAPH,
-	       OPT_VERIFY, OPT_AFF_SEED, OPT_COEXIST, OPT_HOOKS };
+	       OPT_VERIFY, OPT_AFF_SEED, OPT_VERIFY_LIVE, OPT_STATS, OPT_COEXIST,
+	       OPT_HOOKS };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
@@ -179,6 +192,8 @@ static void parse_args(int argc, char **argv, struct options *o,
 		{"verify", required_argument, NULL, OPT_VERIFY},
 		{"coexist", no_argument, NULL, OPT_COEXIST},
 		{"hooks", no_argument, NULL, OPT_HOOKS},
+		{"verify-live", required_argument, NULL, OPT_VERIFY_LIVE},
+		{"stats", optional_argument, NULL, OPT_STATS},
 		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
 		{"affinity-seed", required_argument, NULL, OPT_AFF_SEED},
 		{"color", optional_argument, NULL, OPT_COLOR},
@@ -277,6 +292,17 @@ static void parse_args(int argc, char **argv, struct options *o,
 		case OPT_HOOKS:
 			o->hooks = true;
 			break;
+		case OPT_VERIFY_LIVE:
+			o->verify_live = optarg;
+			break;
+		case OPT_STATS:
+			if (!optarg || strcmp(optarg, "text") == 0)
+				o->stats = LIVE_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				o->stats = LIVE_JSON;
+			else
+				die_usage("--stats wants text or json, not '%s'", optarg);
+			break;
 		case OPT_COLOR:
 			if (!optarg || strcmp(optarg, "always") == 0)
 				o->color = 1;
@@ -300,6 +326,14 @@ static void parse_args(int argc, char **argv, struct options *o,
 			die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	/* --stats LIVE FILE.tr: LIVE is the first operand (an optional
+	 * argument cannot be a separate word). */
+	if (o->stats) {
+		if (argc - optind != 2)
+			die_usage("%s", "--stats wants two operands: the host's listing "
+				  "LIVE, then FILE.tr");
+		o->live = argv[optind++];
+	}
 	if (optind == argc)
 		die_usage("%s", "no input file (use - for standard input)");
 	if (optind + 1 < argc)
@@ -313,9 +347,21 @@ static void parse_args(int argc, char **argv, struct options *o,
 	if (o->hooks && o->target == T_NFT)
 		die_usage("%s", "--hooks is for -t iptables and -t ip6tables; the nft "
 			  "table of --coexist has its own base chains");
-	if (o->hooks && (o->explain || o->graph))
+	if (o->hooks && (o->explain || o->graph || o->verify_live || o->stats))
 		die_usage("--hooks cannot be combined with %s",
-			  o->explain ? "--explain" : "--graph");
+			  o->explain ? "--explain" : o->graph ? "--graph" :
+			  o->verify_live ? "--verify-live" : "--stats");
+	/* The live modes compare with the ruleset itself and write no file
+	 * (--stats writes its report, to -o if given). */
+	if ((o->verify_live || o->stats) &&
+	    (o->verify || o->check || o->explain || o->graph || (o->verify_live && o->stats)))
+		die_usage("%s", "--verify-live and --stats take no --verify, --check, "
+			  "--explain or --graph, nor each other");
+	const char *live = o->verify_live ? o->verify_live : o->live;
+	if (o->verify_live && strcmp(o->output, "-") != 0)
+		die_usage("%s", "--verify-live takes no -o");
+	if (live && strcmp(live, "-") == 0 && strcmp(o->input, "-") == 0)
+		die_usage("%s", "the listing and the source cannot both be standard input");
 	/* --verify writes nothing, and reads its file once. */
 	if (o->verify && (o->check || strcmp(o->output, "-") != 0 ||
 			  (strcmp(o->verify, "-") == 0 && strcmp(o->input, "-") == 0)))
@@ -429,7 +475,34 @@ int main(int argc, char **argv)
 		status = 1;
 		goto done;
 	}
-	if (!o.check) {
+	if (o.verify_live || o.stats) {
+		struct buf compiled, report;
+		buf_init(&compiled);
+		buf_init(&report);
+		if (o.target == T_NFT)
+			emit_nft(c.plan, o.nft_table, &compiled);
+		else
+			emit_ipt(c.plan, o.target == T_IP6TABLES ? 6 : 4, &compiled);
+		struct live_opts lo = {
+			.path = o.verify_live ? o.verify_live : o.live,
+			.source = display,
+			.nft_table = o.nft_table,
+			.family = o.target == T_NFT ? 0 : o.target == T_IP6TABLES ? 6 : 4,
+		};
+		if (o.verify_live) {
+			status = live_verify(c.plan, &lo, &compiled, stdout);
+		} else {
+			status = live_stats(c.plan, &lo, &compiled, (enum live_format)o.stats,
+					    &report);
+			char err[512];
+			if (status != LIVE_ERROR && !out_write(o.output, &report, err, sizeof(err))) {
+				fprintf(stderr, "tcproutec: %s\n", err);
+				status = 2;
+			}
+		}
+		buf_free(&compiled);
+		buf_free(&report);
+	} else if (!o.check) {
 		struct buf out;
 		buf_init(&out);
 		char err[512];

@@ -325,7 +325,7 @@ static int cmp_placed(const void *pa, const void *pb)
 }
 
 /* Each route's base is a hash of its name; where two routes' runs would
- * overlap, the one later by name hashes again. Two routes of 256 slots
+ * overlap, the one later by name hashes again. Two routes of 128 slots
  * among 10,000 overlap with odds of about 10^-3 per route added. */
 static void place_bases(struct plan *p)
 {

@@ -31,7 +31,7 @@ enum plan_target { PLAN_IPTABLES, PLAN_IP6TABLES, PLAN_NFT };
  * weighted rendezvous hashing under exact quotas, so that every gateway
  * loaded with one file sends a client to one server, and adding or
  * removing one of n servers moves about 1/n of the clients. */
-#define PLAN_AFF_SLOTS 256u
+#define PLAN_AFF_SLOTS 128u
 #define PLAN_AFF_SEED_DEFAULT 0x74726331u   /* "trc1" */
 
 /* One server of a route, drained ones included (slots 0). */

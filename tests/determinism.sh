@@ -50,7 +50,7 @@ build() {
             "$tmp/build-$b_name/main.o" "$tmp/build-$b_name/libtrc.a" \
             > "$tmp/build-$b_name.log" 2>&1 ||
        ! "$b_cc" -o "$tmp/$b_name/tcproutec" "$tmp/build-$b_name/main.o" \
-            "$tmp/build-$b_name/libtrc.a" >> "$tmp/build-$b_name.log" 2>&1; then
+            "$tmp/build-$b_name/libtrc.a" -lm >> "$tmp/build-$b_name.log" 2>&1; then
         fail "build $b_name with $b_cc failed:"
         sed 's/^/    /' "$tmp/build-$b_name.log"
         return 1

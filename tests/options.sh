@@ -148,6 +148,7 @@ misuse "--hooks without --coexist" -t ip6tables --hooks
 misuse "--hooks with -t nft" -t nft --coexist --hooks
 misuse "--hooks with --explain" --coexist --hooks --explain
 misuse "--hooks with --graph" --coexist --hooks --graph
+misuse "--hooks with --verify-live" --coexist --hooks --verify-live /dev/null
 # Both orders of the options, and -t ip6tables: a script, not a ruleset.
 for args in "--coexist --hooks" "--hooks --coexist" "-t ip6tables --hooks --coexist"; do
     # shellcheck disable=SC2086 # a fixed word list

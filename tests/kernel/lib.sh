@@ -379,6 +379,13 @@ split_blocks() {
     ' "$1"
 }
 
+# nft_zero_counters: a listing on stdin with every counter value read as
+# zero, as the file writes it (and --verify-live reads it): the server
+# maps count connections, and traffic must not read as a difference.
+nft_zero_counters() {
+    sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter packets 0 bytes 0/g'
+}
+
 # nft_body FILE: the part of an nft file that `nft list ruleset` prints.
 nft_body() {
     awk '

@@ -2,8 +2,12 @@
 # run.sh: the kernel suite: roundtrip.sh, then traffic.sh, then breadth.sh
 # (IPv6, allow from, affinity, port ranges, interfaces, any address, UDP
 # per flow, reloads), hostile.sh, coexist.sh (--coexist beside Docker-shaped
-# rules and a host firewall), scale.sh, and failover.sh (a pair of
-# fronts: conntrackd, the floating addresses, affinity across the pair).
+# rules and a host firewall), live.sh (--stats and --verify-live on a
+# loaded host), scale.sh, failover.sh (a pair of fronts: conntrackd, the
+# floating addresses, affinity across the pair), and affinity.sh (hash
+# affinity for a fleet: devices keep their server across connections,
+# reloads and gateways; a fourth server moves about 1/4; the tracer
+# predicts each).
 # As root, in network namespaces it creates and deletes (see lib.sh). Where
 # it cannot run (not root, no namespaces, no iptables tools), it says
 # SKIPPED with the reason and counts it as skipped, never as passed.
@@ -25,7 +29,7 @@ if [ -n "$reason" ]; then
 fi
 
 status=0
-for script in roundtrip.sh traffic.sh breadth.sh hostile.sh coexist.sh scale.sh failover.sh; do
+for script in roundtrip.sh traffic.sh breadth.sh hostile.sh coexist.sh live.sh scale.sh failover.sh affinity.sh; do
     echo "== tests/kernel/$script"
     start=$SECONDS
     bash "$here/$script" 2>&1 | tee "$TRC_TMP/out"

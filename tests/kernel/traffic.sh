@@ -111,7 +111,7 @@ loader_save() {
     case "$1" in
         iptables-nft) nsx front iptables-nft-save | grep -v '^#' ;;
         iptables-legacy) nsx front iptables-legacy-save | grep -v '^#' ;;
-        nftables) nsx front nft list ruleset ;;
+        nftables) nsx front nft list ruleset | nft_zero_counters ;;
     esac | sed -E 's/^(:[^ ]+ [A-Z-]+) \[[0-9]+:[0-9]+\]$/\1 [0:0]/'
 }
 loader_tool() {

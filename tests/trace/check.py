@@ -18,13 +18,14 @@ from the compiler, so a compiler bug cannot agree with itself:
      "src": "...",                      # optional: client for this listener
      "iface": "mgmt0",                  # optional: `on IFACE`
      "allow": ["203.0.113.0/24"],       # optional: `allow from`, as written
-     "affinity": 10800,                 # optional: `affinity client-ip`, the timeout in seconds
+     "affinity": 10800,                 # optional: `affinity client-ip`, its timeout in seconds (no effect)
      "balance": "random",               # random | roundrobin
      "snat": "10.0.0.1",                # address | "masquerade" | null (none)
      "servers": [{"addr": "10.0.0.2", "port": 1234, "weight": 1,
                   "place": "article.tr:9"},  # optional: the DNAT rule's comment, "FILE: route NAME"
                  {"addr": "10.0.0.4", "port": 1234, "drain": true}]}  # or "weight": 0
   ],
+  "affinity_seed": "0x74726331",        # optional: the seed of every affinity hash (this is the default)
   "undeclared": [{"proto": "tcp", "dst": "192.168.1.1", "dport": 80,
                   "src": "...", "iface": "..."}]   # optional src, iface
 }
@@ -37,18 +38,25 @@ Checks, per listener, for every probe of it (each of its addresses; a
 range's first, middle and last port; from "src", else from the first and
 last address of each "allow" entry, else from the client; arriving on
 "iface"): every outcome is DNATed to an active server, forwarded, and
-source-NATed as declared, and server i's share of a NEW client (in no recent
-list or dynamic set) is w_i/W: exactly for nft (integer slots) and for
-iptables roundrobin, within n * 2^-31 for iptables random (n active
-servers: the kernel keeps each probability in 31 bits).
+source-NATed as declared, and server i's share of new connections is w_i/W:
+exactly for nft (integer slots) and for iptables roundrobin, within n *
+2^-31 for iptables random (n active servers: the kernel keeps each
+probability in 31 bits).
 
-Affinity ("affinity": T): for each active server S, a client whose earlier
-new connection went to S (trace.py --returning) comes back to S with
-probability 1 when it returns 0 or T-1 seconds later, on this listener and
-on every listener of the same "route"; T+1 seconds later it is a new client
-again (the declared shares). Without affinity, a returning client gets the
-declared shares. A client of an affinity route that then connects to
-another route gets that route's treatment, as if new.
+Affinity ("affinity": any timeout; it has no effect): the server is a hash
+of the client address (iptables HMARK, nft jhash; trace.py computes them as
+the kernel does). For each probe: from its source the outcome is certain
+(one server, probability 1); over the whole hash range (trace.py's
+anyhash, every slot once) server i's share is within 1/M of w_i/W (M the
+hash's modulus in the file, the slot table's size: exact quotas) and
+drained servers get no slot at all; every hash uses the declared seed
+("affinity_seed", default 0x74726331). Per route (listeners with the same "route"), SAMPLE client
+addresses (spread over the whole address space, or over the "allow"
+entries) are traced on every probe of every listener: each gets one server,
+the same on every listener, protocol, address and port of the route; over
+the first listener's probe their shares are within 1/M + 4 sigma
+(sqrt(w/W (1 - w/W) / SAMPLE)) of w_i/W, when the allow list holds at least
+SAMPLE addresses.
 
 Undeclared probes (the listed ones, plus for each listener: another port or
 the ports around a range, another address (for `*`: one not local), the
@@ -56,8 +64,8 @@ other protocol, each backend directly, a backend calling the client; with
 "iface": no interface the file names, and names next to it; with "allow":
 sources just outside each entry) must stay untranslated and without SNAT,
 and be dropped under policy drop. Every dispatch and every DNAT in the file
-(iptables: PREROUTING, DNAT and --rcheck rules; nft: map elements, goto and
-dnat rules) must be used by some declared flow: anything else is a listener
+(iptables: PREROUTING, DNAT and -m mark rules; nft: map elements and dnat
+rules) must be used by some declared flow: anything else is a listener
 or a server nobody declared, such as a drained server left in an unreachable
 slot.
 
@@ -69,13 +77,19 @@ same expect file, and require both to give every declared and probed flow
 the same outcomes (destination, forward, snat, source place), with shares
 equal to within n * 2^-31 where a random iptables share is involved,
 exactly otherwise (flows of a family one of the two files does not filter,
-such as IPv6 past an nft `table ip`, are not compared).
+such as IPv6 past an nft `table ip`, are not compared). The server of one
+client of an affinity route is not compared: HMARK's jhash_3words and nft's
+jhash are different functions of the address, so an iptables gateway and an
+nft gateway give a client different servers; their slot tables' shares are
+compared, exactly.
 Exit 0 all passed, 1 some check failed, 2 the rules or expect file are bad.
 """
 import argparse
+import hashlib
 import importlib.util
 import ipaddress
 import json
+import math
 import os
 import sys
 import traceback
@@ -94,7 +108,8 @@ QUANTUM = Fraction(1, 2**31)
 FORMATS = ('iptables', 'ip6tables', 'nft')
 # Keys each object may have, and the ones it must have: a typo ("wieght")
 # must not silently fall back to a default.
-SCHEMA = {'top': ({'comment', 'forward_policy', 'client', 'client6', 'local', 'listeners', 'undeclared'},
+SCHEMA = {'top': ({'comment', 'forward_policy', 'client', 'client6', 'local', 'listeners', 'undeclared',
+                   'affinity_seed'},
                   {'listeners'}),
           'listener': ({'proto', 'addr', 'port', 'route', 'src', 'iface', 'allow', 'affinity',
                         'balance', 'snat', 'servers'},
@@ -102,6 +117,9 @@ SCHEMA = {'top': ({'comment', 'forward_policy', 'client', 'client6', 'local', 'l
           'server': ({'addr', 'port', 'weight', 'drain', 'place'}, {'addr'}),
           'undeclared': ({'proto', 'src', 'dst', 'dport', 'iface'}, {'proto', 'dst', 'dport'})}
 CLIENT = {4: '198.51.100.10', 6: '2001:db8:ffff:ffff::10'}
+AFFINITY_SEED = 0x74726331  # tcproutec's documented default seed
+SAMPLE = 2048               # client addresses traced per affinity route
+SAMPLE_ALL = 256            # of them, traced on every probe of the route
 
 
 def ip(text):
@@ -119,7 +137,7 @@ class Listener:
     hi: int
     iface: str
     allow: list           # [network] or None
-    affinity: int         # seconds, 0 without
+    affinity: bool        # affinity client-ip
     route: str
     balance: str
     snat: str
@@ -204,6 +222,7 @@ def listener(l, exp, local):
     aff = l.get('affinity', 0)
     if not isinstance(aff, int) or aff < 0:
         raise ValueError(f'affinity is a timeout in seconds: {l!r}')
+    aff = aff > 0
     return Listener(l, l['proto'], family, a, lo, hi, l.get('iface'), allow, aff, l.get('route'),
                     l.get('balance', 'random'), snat, servers, srcs, dsts)
 
@@ -223,6 +242,7 @@ def load_expect(exp):
     ls = [listener(l, exp, local) for l in exp['listeners']]
     for u in exp.get('undeclared', []):
         keys(u, 'undeclared')
+    int(exp.get('affinity_seed', '0x0'), 16)
     return ls, frozenset(local)
 
 
@@ -331,17 +351,40 @@ def main():
 
 def tolerance(fmt, l, n):
     """How far a share may be from w_i/W: only iptables random shares are
-    quantized (n * 2^-31, n active servers); nft slots are integers."""
-    random = l is not None and l.balance == 'random'
+    quantized (n * 2^-31, n active servers); nft slots are integers; the
+    slots of an affinity route compare exactly between targets."""
+    random = l is not None and l.balance == 'random' and not l.affinity
     return n * QUANTUM if fmt in ('iptables', 'ip6tables') and random else 0
+
+
+def sample_clients(l, k):
+    """k client addresses for listener l (fewer when its allow list holds
+    fewer), spread by a hash of their index over the whole address space of
+    its family or over its allow entries; and whether there were k."""
+    nets = l.allow or [ipaddress.ip_network('0.0.0.0/0' if l.family == 4 else '::/0')]
+    total = sum(n.num_addresses for n in nets)
+    out = []
+    for i in range(min(k, total)):
+        x = i if total <= k else int.from_bytes(hashlib.sha256(b'%d' % i).digest()[:16], 'big') % total
+        for n in nets:
+            if x < n.num_addresses:
+                out.append(str(n.network_address + x))
+                break
+            x -= n.num_addresses
+    return list(dict.fromkeys(out)), total >= k
+
+
+def host(dest):
+    """The address of an outcome's destination (ADDR:PORT, [ADDR6]:PORT)."""
+    return dest.rsplit(':', 1)[0].strip('[]') if dest else None
 
 
 def flow_name(p):
     s = f"{p['proto']} {p['src']} -> {tr.endpoint(ip(p['dst']), p['dport'])}"
     if p.get('iface'):
         s += f" on {p['iface']}"
-    if p.get('returning'):
-        s += f", returning to {p['returning']} after {p['age']}s"
+    if p.get('anyhash'):
+        s += ' (any client: every hash slot)'
     return s
 
 
@@ -354,44 +397,68 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
     used = set()      # what the declared listeners' flows went through
     flows = []
 
-    def run(p):
-        try:
-            return rules.trace(**p, hits=used, local=local)
-        except tr.NoReturn as e:
-            expect(False, f'{tag}{flow_name(p)}: {e}')
-            return None
+    def run(p, hits=None):
+        return rules.trace(**p, hits=used if hits is None else hits, local=local)
 
-    def declared(l, p, want=None):
-        """Trace probe p of listener l: every outcome must be an active server
-        (or one of `want`), forwarded, source-NATed as declared, with the
-        declared shares (or `want`, exactly)."""
+    def declared(l, p):
+        """Trace probe p of listener l: every outcome must be an active
+        server, forwarded, source-NATed as declared, with the declared
+        shares (affinity: over every hash slot, within 1/M)."""
         n = len(l.active())
         flows.append((l, n, p))
-        outs = run(p)
-        if outs is None:
-            return
+        mine = set()
+        outs = run(p, mine)
+        used.update(mine)
+        # The slot table's size, M, as the file hashes onto it.
+        slots = min((k[1] for k in mine if k[0] == 'slots'), default=1)
         name = f'{tag}{flow_name(p)}'
         servers = {l.dest(s, p['dport']): s[0] for s in l.servers}
-        sticky = want is not None
-        tol = 0 if sticky else tolerance(fmt, l, n)
-        want = want if sticky else l.shares(p['dport'])
+        tol = tolerance(fmt, l, n)
+        want = l.shares(p['dport'])
         shares = dict.fromkeys(servers.keys() | want.keys(), Fraction(0))
         for o in outs:
             what = f"{name}: {tr.short(o['probability'])} of flows -> {o['destination'] or 'not translated'}"
-            expect(o['destination'] in want, f'{what}: not ' + (
-                f'the server it returns to, {next(iter(want))}' if sticky else 'an active server'))
-            expect(o['forward'] == 'accept', f'{what}: forward {o["forward"]}')
-            expect(o['snat'] == l.snat, f'{what}: snat {o["snat"] or "none"}, declared {l.snat or "none"}')
-            s = servers.get(o['destination'])
-            if s and s.get('place'):
-                expect(o['place'] == s['place'], f"{what}: DNAT from {o['place']}, declared {s['place']}")
+            outcome_ok(l, o, what, servers, want)
             if o['destination'] in shares:
                 shares[o['destination']] += o['probability']
         for k, got in sorted(shares.items()):
             w = want.get(k, 0)
+            if l.affinity:
+                expect(abs(got - w) < Fraction(1, slots) if w else got == 0,
+                       f'{name}: {k} gets {float(got):.12f} ({tr.short(got)}) of the {slots} hash slots, '
+                       f'declared {float(w):.12f} ({w})' + (f' +- 1/{slots}' if w else ' exactly'))
+                continue
             expect(abs(got - w) <= (tol if w else 0),
                    f'{name}: {k} gets {float(got):.12f} ({tr.short(got)}), declared {float(w):.12f} ({w})'
                    + (f' +- {n} * 2^-31' if tol and w else ' exactly'))
+
+    def outcome_ok(l, o, what, servers, want):
+        expect(o['destination'] in want, f'{what}: not an active server')
+        expect(o['forward'] == 'accept', f'{what}: forward {o["forward"]}')
+        expect(o['snat'] == l.snat, f'{what}: snat {o["snat"] or "none"}, declared {l.snat or "none"}')
+        s = servers.get(o['destination'])
+        if s and s.get('place'):
+            expect(o['place'] == s['place'], f"{what}: DNAT from {o['place']}, declared {s['place']}")
+
+    def certain(l, p, problems):
+        """The one server (address) of client p['src'] on listener l, or
+        None after adding to problems why there is not one."""
+        outs = run(p)
+        if len(outs) != 1 or outs[0]['probability'] != 1:
+            problems.append(f'{flow_name(p)}: not a function of the client address: ' + ', '.join(
+                f"{tr.short(o['probability'])} -> {o['destination'] or 'not translated'}" for o in outs))
+            return None
+        o = outs[0]
+        servers = {l.dest(s, p['dport']): s[0] for s in l.servers}
+        want = l.shares(p['dport'])
+        ok = (o['destination'] in want and o['forward'] == 'accept' and o['snat'] == l.snat
+              and (not servers[o['destination']].get('place')
+                   or o['place'] == servers[o['destination']]['place']))
+        if not ok:
+            problems.append(f"{flow_name(p)}: -> {o['destination'] or 'not translated'} forward "
+                            f"{o['forward']} snat {o['snat'] or 'none'} from {o['place'] or '-'}")
+            return None
+        return host(o['destination'])
 
     def undeclared(p):
         flows.append((None, 0, p))
@@ -408,33 +475,56 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
         for dst in l.dsts:
             for port in l.ports:
                 for src in l.srcs:
-                    declared(l, probe(l.proto, src, dst, port, l.iface))
+                    p = probe(l.proto, src, dst, port, l.iface)
+                    if l.affinity:
+                        declared(l, dict(p, anyhash=True))
+                        problems = []
+                        flows.append((l, len(l.active()), p))
+                        certain(l, p, problems)
+                        expect(not problems, f'{tag}' + '; '.join(problems))
+                    else:
+                        declared(l, p)
 
-    # Returning clients: an earlier connection of the listener's first probe
-    # went to server S.
+    # Affinity: a client's server is a function of its address, the same on
+    # every listener, protocol, address and port of the route; over many
+    # clients the shares follow the weights.
+    groups = {}
     for l in mine:
-        src, dst, port = l.srcs[0], l.dsts[0], l.lo
-        first = (l.proto, dst, port, l.iface)
-        same = [x for x in mine if x is l or (l.route and x.route == l.route)]
-        others = [x for x in mine if l.route and x.route and x.route != l.route and x.family == l.family]
-        for s in l.active():
-            back = l.dest(s, port)
-            if not l.affinity:
-                declared(l, probe(l.proto, src, dst, port, l.iface, returning=back, age=0, first=first))
+        if l.affinity:
+            groups.setdefault(l.route or id(l), []).append(l)
+    for group in groups.values():
+        first = group[0]
+        srcs, enough = sample_clients(first, SAMPLE)
+        problems, owner = [], {}
+        for k, src in enumerate(srcs):
+            p = probe(first.proto, src, first.dsts[0], first.ports[0], first.iface)
+            owner[src] = certain(first, p, problems)
+            if k >= SAMPLE_ALL:
                 continue
-            for x in same:
-                xport = x.ports[-1]
-                for age in (0, l.affinity - 1):
-                    p = probe(x.proto, src, x.dsts[0], xport, x.iface, returning=back, age=age, first=first)
-                    declared(x, p, want={x.dest(s, xport): Fraction(1)})
-                declared(x, probe(x.proto, src, x.dsts[0], xport, x.iface, returning=back,
-                                  age=l.affinity + 1, first=first))
-            for x in others:
-                p = probe(x.proto, src, x.dsts[0], x.lo, x.iface, returning=back, age=0, first=first)
-                if x.covers(p['proto'], src, p['dst'], p['dport'], p['iface'], local):
-                    declared(x, p)
-                else:
-                    undeclared(p)
+            for x in group:
+                for dst in x.dsts:
+                    for port in x.ports:
+                        if (x, dst, port) == (first, first.dsts[0], first.ports[0]):
+                            continue
+                        px = probe(x.proto, src, dst, port, x.iface)
+                        got = certain(x, px, problems)
+                        if got is not None and owner[src] is not None and got != owner[src]:
+                            problems.append(f'{flow_name(px)}: server {got}, but {owner[src]} on '
+                                            f'{flow_name(p)} (the same route)')
+        name = f'{tag}route {first.route or first.name}: {len(srcs)} clients'
+        expect(not problems, f'{name}: {len(problems)} problems, the first: ' + '; '.join(problems[:5]))
+        slots = min((k[1] for k in used if k[0] == 'slots'), default=1)
+        if enough and not problems:
+            for dest, w in first.shares(first.ports[0]).items():
+                got = sum(1 for o in owner.values() if o == host(dest)) / len(srcs)
+                slack = 1 / slots + 4 * math.sqrt(w * (1 - w) / len(srcs))
+                expect(abs(got - w) <= slack, f'{name}: {dest} got {got:.4f} of them, declared '
+                       f'{float(w):.4f} +- {slack:.4f}')
+    if groups:
+        seeds = {k[1] for k in used if k[0] == 'seed'}
+        want_seed = int(exp.get('affinity_seed', hex(AFFINITY_SEED)), 16)
+        expect(seeds == {want_seed}, f'{tag}affinity hash seeds {sorted(hex(x) for x in seeds)}, '
+               f'declared {hex(want_seed)}')
 
     # A dispatch or DNAT no declared flow reaches is a listener or a server
     # nobody declared (even in a slot no flow can draw today).
@@ -468,14 +558,14 @@ def same_as(rules, fmt, other, other_fmt, flows, local, expect):
         # has nothing to compare.
         if not (handles(rules, ip(p['src']).version) and handles(other, ip(p['src']).version)):
             continue
+        # One client's server depends on the target's hash (see above).
+        if l is not None and l.affinity and not p.get('anyhash'):
+            continue
         tol = max(tolerance(fmt, l, n), tolerance(other_fmt, l, n))
         name = flow_name(p)
 
         def outcomes(rs):
-            try:
-                res = rs.trace(**p, local=local)
-            except tr.NoReturn:
-                return {('no earlier connection reaches it', None, None, None): Fraction(1)}
+            res = rs.trace(**p, local=local)
             out = {}
             for o in res:
                 k = (o['destination'], o['forward'], o['snat'], o['place'])

@@ -3,7 +3,7 @@
 
     trace.py FILE --proto tcp|udp --src ADDR --dst ADDR --dport PORT
              [--format iptables|ip6tables|nft] [--iface NAME] [--local ADDR]...
-             [--returning SERVER [--age SECONDS]] [--json]
+             [--any-client | --each-src FILE] [--json]
 
 Path modelled: nat prerouting -> routing (always forward) -> filter forward
 -> nat postrouting. Every reachable outcome is printed with its exact
@@ -16,14 +16,22 @@ The probe: --iface NAME is the interface the connection arrives on (`-i`,
 (repeatable) is an address of the host itself: it only tells `-m addrtype
 --dst-type LOCAL` and `fib daddr type local` what is local (routing still
 always forwards, so the forward chain is traced for every connection).
---returning SERVER (ADDR:PORT, [ADDR6]:PORT, or ADDR for any port): the
-client comes back after an earlier new connection of the same flow went to
-SERVER. It is in every `-m recent` list / nft dynamic set that the earlier
-connection recorded it in (`-m recent --set`, `update @set`), last seen --age
-seconds ago (default 0); `--rcheck --seconds N` finds it while age <= N, a set
-with `timeout T` while age < T. The outcomes printed are those of the second
-connection, weighted over the ways the first one reached SERVER. Without
---returning the client is new: in no list or set.
+
+Affinity is a hash of the client address, as the kernel computes it:
+iptables `-j HMARK` (xt_HMARK.c: with the one option set tcproutec emits,
+the packet mark becomes reciprocal_scale(jhash_3words(0, SRC, 0, RND), MOD)
++ OFFSET, SRC the IPv4 address in host order, or for IPv6 the xor of its
+four 32-bit words), then `-m mark --mark V/M` rules; nft `jhash ip saddr mod
+MOD seed S [offset B]` as the last component of a map lookup (nft_hash.c:
+reciprocal_scale(jhash(address bytes, 4 or 16, S), MOD) + B, jhash() the
+byte-wise lookup3 of linux/jhash.h). A hash is a function of the source
+address alone: the outcome of a client is certain (probability 1). With
+--any-client the hash is instead drawn uniformly over its MOD values (as
+numgen is): the outcomes are then the shares of the slot table, what a
+large population of clients gets. --each-src FILE traces the flow once for
+each source address in FILE (one a line) and prints "ADDR DESTINATION" per
+line ("ADDR random" when the outcome is not certain, "ADDR none" when it is
+not translated).
 
 A file is read as one address family: iptables IPv4, ip6tables IPv6; nft
 `table ip` IPv4, `table ip6` IPv6, `table inet` both. A connection of a
@@ -34,8 +42,7 @@ the compiler, and it accepts only the subset of iptables-save syntax described
 in doc/iptables-output.md, or of `nft list ruleset` syntax described in
 doc/nft-output.md. Anything else is a hard error (exit 2, with the line), so
 a compiler change that emits something new cannot slip past a tracer that
-silently ignores it. Exit 1: --returning names a server no new connection of
-the flow reaches. Exit 4: the tracer itself crashed.
+silently ignores it. Exit 4: the tracer itself crashed.
 """
 import argparse
 import ipaddress
@@ -56,10 +63,15 @@ TARGET_HOOKS = {'DNAT': {'PREROUTING', 'OUTPUT'},
 CTSTATES = {'INVALID', 'NEW', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'SNAT', 'DNAT'}
 MAX_CHAIN = 28     # XT_EXTENSION_MAXNAMELEN - 1
 MAX_COMMENT = 255  # XT_MAX_COMMENT_LEN - 1
-MAX_RECENT = 199   # XT_RECENT_NAME_LEN - 1
 # An interface name as tcproutec writes one (no `+` wildcard): IFNAMSIZ - 1.
 IFNAME = r'[A-Za-z0-9_.-]{1,15}'
-HOST_MASK = {4: '255.255.255.255', 6: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'}
+# -j HMARK: the one option set tcproutec emits (the whole source address,
+# nothing else), as iptables-save prints it; RND, MOD and OFFSET vary.
+HMARK_PREFIX = {4: '32', 6: '128'}
+HMARK_FORM = ['--hmark-src-prefix', None, '--hmark-dst-prefix', '0', '--hmark-sport-mask', '0x0000',
+              '--hmark-dport-mask', '0x0000', '--hmark-proto-mask', '0x00', '--hmark-rnd', None,
+              '--hmark-mod', None, '--hmark-offset', None]
+M32 = 0xffffffff
 sys.set_int_max_str_digits(0)  # exact shares behind 1000 rules have ~18,000 digits
 
 
@@ -72,12 +84,88 @@ class ParseError(Exception):
         return f'{path}:{self.line}: error: {self.msg}'
 
 
-class NoReturn(Exception):
-    """--returning SERVER: no new connection of the flow reaches SERVER."""
-
-
 class Quoted(str):
     """A token that was written in quotes: a value, never an option name."""
+
+
+# ---------------------------------------------------------------------------
+# The kernel's hashes (include/linux/jhash.h, net/netfilter/nft_hash.c,
+# net/netfilter/xt_HMARK.c), on unsigned 32-bit values.
+
+def _rol(x, k):
+    return ((x << k) | (x >> (32 - k))) & M32
+
+
+def _jhash_mix(a, b, c):
+    a = (a - c) & M32; a ^= _rol(c, 4); c = (c + b) & M32      # noqa: E702
+    b = (b - a) & M32; b ^= _rol(a, 6); a = (a + c) & M32      # noqa: E702
+    c = (c - b) & M32; c ^= _rol(b, 8); b = (b + a) & M32      # noqa: E702
+    a = (a - c) & M32; a ^= _rol(c, 16); c = (c + b) & M32     # noqa: E702
+    b = (b - a) & M32; b ^= _rol(a, 19); a = (a + c) & M32     # noqa: E702
+    c = (c - b) & M32; c ^= _rol(b, 4); b = (b + a) & M32      # noqa: E702
+    return a, b, c
+
+
+def _jhash_final(a, b, c):
+    c ^= b; c = (c - _rol(b, 14)) & M32    # noqa: E702
+    a ^= c; a = (a - _rol(c, 11)) & M32    # noqa: E702
+    b ^= a; b = (b - _rol(a, 25)) & M32    # noqa: E702
+    c ^= b; c = (c - _rol(b, 16)) & M32    # noqa: E702
+    a ^= c; a = (a - _rol(c, 4)) & M32     # noqa: E702
+    b ^= a; b = (b - _rol(a, 14)) & M32    # noqa: E702
+    c ^= b; c = (c - _rol(b, 24)) & M32    # noqa: E702
+    return c
+
+
+def jhash(key, initval):
+    """jhash(key, length, initval) of linux/jhash.h: lookup3 over bytes, the
+    12-byte blocks read as little-endian words (__get_unaligned_cpu32 on
+    x86), the tail added byte by byte (k[i] << 8 * (i % 4))."""
+    n, k = len(key), 0
+    a = b = c = (0xdeadbeef + n + initval) & M32
+    while n > 12:
+        a = (a + int.from_bytes(key[k:k + 4], 'little')) & M32
+        b = (b + int.from_bytes(key[k + 4:k + 8], 'little')) & M32
+        c = (c + int.from_bytes(key[k + 8:k + 12], 'little')) & M32
+        a, b, c = _jhash_mix(a, b, c)
+        n, k = n - 12, k + 12
+    if n == 0:
+        return c
+    tail = key[k:] + bytes(12 - n)
+    a = (a + int.from_bytes(tail[0:4], 'little')) & M32
+    b = (b + int.from_bytes(tail[4:8], 'little')) & M32
+    c = (c + int.from_bytes(tail[8:12], 'little')) & M32
+    return _jhash_final(a, b, c)
+
+
+def jhash_3words(a, b, c, initval):
+    """jhash_3words of linux/jhash.h (__jhash_nwords)."""
+    iv = (initval + 0xdeadbeef + (3 << 2)) & M32
+    return _jhash_final((a + iv) & M32, (b + iv) & M32, (c + iv) & M32)
+
+
+def reciprocal_scale(h, n):
+    """linux/kernel.h: (u32)(((u64) h * n) >> 32)."""
+    return (h * n) >> 32
+
+
+def nft_jhash(a, seed, mod, offset=0):
+    """nft `jhash ip saddr mod MOD seed SEED offset OFFSET` for address a:
+    the address bytes in network order (the register), length 4 or 16."""
+    return (reciprocal_scale(jhash(a.packed, seed), mod) + offset) & M32
+
+
+def hmark(a, rnd, mod, offset=0):
+    """The packet mark -j HMARK sets with the emitted option set (source
+    prefix whole, destination prefix 0, port and protocol masks 0):
+    t.src = the source (IPv6: the xor of its four 32-bit words), t.dst = 0,
+    ports and proto 0; hmark_hash swaps src and dst when dst < src."""
+    p = a.packed
+    src = 0
+    for i in range(0, len(p), 4):
+        src ^= int.from_bytes(p[i:i + 4], 'big')    # ntohl of the xor = xor of the ntohl
+    lo, hi = (0, src) if 0 < src else (src, 0)
+    return (reciprocal_scale(jhash_3words(lo, hi, 0, rnd), mod) + offset) & M32
 
 
 def tokenize(text, ln):
@@ -166,16 +254,6 @@ def endpoint(a, port):
     return f'[{a}]:{port}' if a.version == 6 else f'{a}:{port}'
 
 
-def same_server(dest, want):
-    """An outcome's destination is `want` (ADDR:PORT, or ADDR for any port)."""
-    if dest is None:
-        return False
-    if dest == want:
-        return True
-    host = dest.rsplit(':', 1)[0].strip('[]')
-    return host == want
-
-
 @dataclass
 class Rule:
     line: int
@@ -185,7 +263,7 @@ class Rule:
     dport: tuple = None      # (lo, hi) from -m tcp/udp
     iface: str = None        # -i NAME
     local: bool = False      # -m addrtype --dst-type LOCAL
-    recent: tuple = None     # ('rcheck', NAME, SECONDS) or ('set', NAME, None)
+    pmark: tuple = None      # -m mark: the packet mark (value, mask, negated)
     comment: str = None
     prob: Fraction = Fraction(1)   # statistic: chance that the rule matches
     connmark: tuple = None   # (value, mask, negated)
@@ -193,6 +271,7 @@ class Rule:
     target: str = None
     to: tuple = None         # DNAT (addr, port|None); SNAT (addr, None)
     xmark: tuple = None      # CONNMARK (value, mask)
+    hmark: tuple = None      # HMARK (rnd, mod, offset)
 
     def place(self):
         return place_of(self.comment)
@@ -208,7 +287,7 @@ def place_of(comment):
 
 # Options only the nat table's rules carry (dispatch and affinity); anywhere
 # else they are outside the emitted subset.
-NAT_ONLY = {'-i', '-m addrtype', '-m recent'}
+NAT_ONLY = {'-i', '-m addrtype', '-m mark'}
 
 
 def parse_rule(toks, ln, family=4, table='nat'):
@@ -227,12 +306,6 @@ def parse_rule(toks, ln, family=4, table='nat'):
             raise ParseError(ln, f'{key} given twice')
         seen.add(key)
 
-    def want(tok):
-        nonlocal i
-        i += 1
-        if toks[i:i + 1] != [tok]:
-            raise ParseError(ln, f'-m recent: expected {tok} (the form iptables-save prints)')
-
     while i < len(toks):
         t = toks[i]
         if t == '!':
@@ -244,7 +317,7 @@ def parse_rule(toks, ln, family=4, table='nat'):
         if isinstance(t, Quoted):
             raise ParseError(ln, f'quoted token where an option belongs: {t}')
         if t != '-m':
-            once(t)
+            once(f'{module} {t}' if t == '--mark' else t)
         if t in NAT_ONLY and table != 'nat':
             raise ParseError(ln, f'{t} outside the nat table')
         if t in ('-s', '-d'):
@@ -268,11 +341,8 @@ def parse_rule(toks, ln, family=4, table='nat'):
             # later match that rejects some would skew the shares.
             if '-m statistic' in seen and module not in ('comment', 'statistic'):
                 raise ParseError(ln, f'-m {module} after -m statistic')
-            # --set records a client before any later match could reject it.
-            if '-m recent' in seen and module != 'recent':
-                raise ParseError(ln, f'-m {module} after -m recent')
             if module not in ('tcp', 'udp', 'comment', 'statistic', 'connmark', 'conntrack',
-                              'addrtype', 'recent'):
+                              'addrtype', 'mark'):
                 raise ParseError(ln, f'unsupported match module {module}')
             # The kernel refuses -m tcp unless the rule says -p tcp.
             if module in ('tcp', 'udp') and r.proto != (module, False):
@@ -286,25 +356,6 @@ def parse_rule(toks, ln, family=4, table='nat'):
             if arg() != 'LOCAL':
                 raise ParseError(ln, f'unsupported --dst-type {toks[i]} (only LOCAL)')
             r.local = True
-        elif t in ('--rcheck', '--set') and module == 'recent':
-            # --rcheck --seconds N [--reap] --name NAME --mask M --rsource
-            # --set --name NAME --mask M --rsource
-            seconds = None
-            if t == '--rcheck':
-                want('--seconds')
-                seconds = number(arg(), ln, 1, 2**32 - 1)
-                if toks[i + 1:i + 2] == ['--reap']:
-                    i += 1
-            want('--name')
-            name = arg()
-            if isinstance(name, Quoted) or not re.fullmatch(r'[A-Za-z0-9_.-]+', name) or len(name) > MAX_RECENT:
-                raise ParseError(ln, f'bad recent list name {name}')
-            want('--mask')
-            if arg() != HOST_MASK[family]:
-                raise ParseError(ln, f'-m recent --mask {toks[i]}: only the whole client address '
-                                 f'({HOST_MASK[family]}) is supported')
-            want('--rsource')
-            r.recent = (t[2:], name, seconds)
         elif t == '--comment' and module == 'comment':
             r.comment = arg()
             if len(r.comment.encode()) > MAX_COMMENT:
@@ -334,6 +385,8 @@ def parse_rule(toks, ln, family=4, table='nat'):
                 raise ParseError(ln, f'unsupported statistic mode {mode}')
         elif t == '--mark' and module == 'connmark':
             r.connmark = (*mark(arg(), ln), neg)
+        elif t == '--mark' and module == 'mark':
+            r.pmark = (*mark(arg(), ln), neg)
         elif t == '--ctstate' and module == 'conntrack':
             states = frozenset(arg().split(','))
             if not states <= CTSTATES:
@@ -351,6 +404,18 @@ def parse_rule(toks, ln, family=4, table='nat'):
 
 
 def parse_target(r, opts, ln, family=4):
+    if r.target == 'HMARK':
+        # Exactly what iptables-save prints for the emitted option set.
+        form = list(HMARK_FORM)
+        form[1] = HMARK_PREFIX[family]
+        if len(opts) != len(form) or any(f is not None and o != f for o, f in zip(opts, form)) \
+                or any(isinstance(o, Quoted) for o in opts):
+            raise ParseError(ln, '-j HMARK outside the emitted option set (' + ' '.join(
+                f or 'N' for f in form) + ')')
+        if not re.fullmatch(r'0x[0-9a-f]{8}', opts[11]):
+            raise ParseError(ln, f'--hmark-rnd not as iptables-save prints it (0x%08x): {opts[11]}')
+        r.hmark = (int(opts[11], 16), number(opts[13], ln, 1, M32), number(opts[15], ln, 0, M32))
+        return r
     want = {'DNAT': '--to-destination', 'SNAT': '--to-source',
             'CONNMARK': '--set-xmark'}.get(r.target)
     if want is None:
@@ -437,8 +502,8 @@ def check(tables):
         for c in chains.values():
             for r in c.rules:
                 t = r.target
-                if t in ('ACCEPT', 'RETURN', None) or t in TARGET_HOOKS or t == 'CONNMARK':
-                    if t in TARGET_HOOKS and tname != 'nat':
+                if t in ('ACCEPT', 'RETURN', None) or t in TARGET_HOOKS or t in ('CONNMARK', 'HMARK'):
+                    if (t in TARGET_HOOKS or t == 'HMARK') and tname != 'nat':
                         raise ParseError(r.line, f'-j {t} outside the nat table')
                 elif t == 'DROP':
                     if tname == 'nat':
@@ -469,10 +534,9 @@ class Conn:
     dport: int
     iface: str = None        # input interface; None: one the file does not name
     local: frozenset = frozenset()   # the host's own addresses (--local)
-    lists: frozenset = frozenset()   # 'recent NAME' / 'set @NAME' the client is in
-    age: int = 0             # seconds since the client was last recorded there
-    recorded: frozenset = frozenset()  # lists and sets this connection records it in
-    mark: int = 0
+    anyhash: bool = False    # a hash of the source is drawn over its range (--any-client)
+    mark: int = 0            # the conntrack mark
+    pmark: int = 0           # the packet mark (-j HMARK, -m mark)
     dnat: tuple = None       # (addr, port) after DNAT
     place: str = None        # where the DNAT rule came from
     snat: str = None         # address or 'masquerade'
@@ -505,10 +569,8 @@ def matches(r, c):
         have = {'NEW'} | ({'DNAT'} if c.dnat else set())
         if not neg(bool(have & r.ctstate[0]), r.ctstate[1]):
             return False
-    if r.recent and r.recent[0] == 'rcheck':
-        # xt_recent: a stamp counts unless older than --seconds.
-        if f'recent {r.recent[1]}' not in c.lists or c.age > r.recent[2]:
-            return False
+    if r.pmark and not neg(c.pmark & r.pmark[1] == r.pmark[0], r.pmark[2]):
+        return False
     return True
 
 
@@ -531,14 +593,21 @@ def run(chains, name, conn, hits):
 
     def take(i, r, c, p):
         hits.add(('rule', r.line))
-        if r.recent and r.recent[0] == 'set':
-            c = replace(c, recorded=c.recorded | {f'recent {r.recent[1]}'})
         t = r.target
         if t is None:
             go(i + 1, c, p)
         elif t == 'CONNMARK':
             v, m = r.xmark
             go(i + 1, replace(c, mark=(c.mark & ~m & 0xffffffff) ^ v), p)
+        elif t == 'HMARK':
+            rnd, mod, off = r.hmark
+            hits.add(('seed', rnd))
+            hits.add(('slots', mod))
+            if c.anyhash:       # every value of the hash, each 1/mod
+                for v in range(mod):
+                    go(i + 1, replace(c, pmark=(v + off) & M32), p / mod)
+            else:
+                go(i + 1, replace(c, pmark=hmark(c.src, rnd, mod, off)), p)
         elif t == 'RETURN':
             out.append((p, c, None))
         elif t in ('ACCEPT', 'DROP'):
@@ -577,7 +646,7 @@ def follow(run_hook, conn):
     """The outcomes of one new connection, whatever the format:
     run_hook(HOOK, [(prob, conn)]) -> [(prob, conn, 'ACCEPT'|'DROP')] for
     HOOK prerouting, forward, postrouting. Outcomes with the same
-    (destination, forward, snat, place, recorded) are added up."""
+    (destination, forward, snat, place) are added up."""
     outcomes = {}
     for p, c, v in run_hook('prerouting', [(Fraction(1), conn)]):
         assert v == 'ACCEPT'  # no drop in nat chains (refused by both parsers)
@@ -585,14 +654,13 @@ def follow(run_hook, conn):
             # Only a forwarded packet reaches postrouting (and its SNAT).
             post = run_hook('postrouting', [(p2, c2)]) if fv == 'ACCEPT' else [(p2, c2, None)]
             for p3, c3, _ in post:
-                key = (endpoint(*c3.dnat) if c3.dnat else None, fv.lower(), c3.snat, c3.place,
-                       tuple(sorted(c3.recorded)))
+                key = (endpoint(*c3.dnat) if c3.dnat else None, fv.lower(), c3.snat, c3.place)
                 outcomes[key] = outcomes.get(key, 0) + p3
     return outcome_list(outcomes)
 
 
 def outcome_list(outcomes):
-    return [dict(probability=p, destination=k[0], forward=k[1], snat=k[2], place=k[3], recorded=k[4])
+    return [dict(probability=p, destination=k[0], forward=k[1], snat=k[2], place=k[3])
             for k, p in sorted(outcomes.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
             if p]
 
@@ -642,7 +710,9 @@ NFT_NAT_HOOKS = {'dnat': {'prerouting', 'output'}, 'dnatto': {'prerouting', 'out
                  'snat': {'postrouting', 'input'}, 'masquerade': {'postrouting'}}
 # One component of a concatenation: its text and its nft datatype.
 KEY_PART = re.compile(rf'iifname|ip daddr|ip6 daddr|meta l4proto|th dport'
-                      rf'|numgen (random|inc) mod ({NFT_NUM})(?: offset ({NFT_NUM}))?')
+                      rf'|numgen (random|inc) mod ({NFT_NUM})(?: offset ({NFT_NUM}))?'
+                      rf'|jhash (ip|ip6) saddr mod ({NFT_NUM}) seed (0x(?:0|[1-9a-f][0-9a-f]{{0,7}}))'
+                      rf'(?: offset ([1-9][0-9]*))?')
 KEY_TYPE = {'iifname': 'ifname', 'ip daddr': 'ipv4_addr', 'ip6 daddr': 'ipv6_addr',
             'meta l4proto': 'inet_proto', 'th dport': 'inet_service'}
 KEY_FAMILY = {'ip daddr': 4, 'ip6 daddr': 6}
@@ -656,10 +726,11 @@ HEX32 = r'(0x[0-9a-f]{8})'                 # nft prints marks as 0x%08x
 
 @dataclass(frozen=True)
 class KeyPart:
-    what: str                 # 'ip daddr', 'iifname', ... or 'numgen'
-    mode: str = None          # numgen: 'random' or 'inc'
+    what: str                 # 'ip daddr', 'iifname', ... 'numgen' or 'jhash'
+    mode: str = None          # numgen: 'random' or 'inc'; jhash: 'ip' or 'ip6'
     mod: int = None
     offset: int = 0
+    seed: int = None          # jhash
 
     @property
     def type(self):
@@ -667,32 +738,41 @@ class KeyPart:
 
 
 def key_expr(text, ln, allow_offset=True):
-    """`ip daddr . meta l4proto . th dport . numgen random mod 3` -> [KeyPart]."""
+    """`ip daddr . meta l4proto . th dport . numgen random mod 3` -> [KeyPart].
+    `jhash ip saddr mod M seed S [offset B]` as nft lists it: the seed in
+    hex (without one nft draws a random seed at each load, and two gateways
+    would disagree: refused), no `offset 0`."""
     parts = []
     for word in text.split(' . '):
         m = KEY_PART.fullmatch(word)
         if not m:
             raise ParseError(ln, f'unsupported expression in a concatenation: {word}')
-        if m[1] is None:
+        if m[1] is None and m[4] is None:
             parts.append(KeyPart(word))
             continue
-        mod, off = int(m[2]), int(m[3] or 0)
-        if not 1 <= mod <= 2**32 - 1 or off + mod - 1 > 2**32 - 1:
-            raise ParseError(ln, f'numgen modulus/offset out of range: {word}')
-        if m[3] is not None and not allow_offset:
+        what = 'numgen' if m[1] else 'jhash'
+        mod, off = (int(m[2]), int(m[3] or 0)) if m[1] else (int(m[5]), int(m[7] or 0))
+        # nft_jhash_init: "modulus <= 1" is ERANGE; numgen takes 1.
+        if not (1 if m[1] else 2) <= mod <= M32 or off + mod - 1 > M32:
+            raise ParseError(ln, f'{what} modulus/offset out of range: {word}')
+        if (m[3] or m[7]) is not None and not allow_offset:
             raise ParseError(ln, f'offset in a typeof: {word}')
-        parts.append(KeyPart('numgen', m[1], mod, off))
-    # A generator anywhere but last is not emitted, and the lookup model
-    # (one interval of slots against the last key component) needs it last.
-    if any(p.what == 'numgen' for p in parts[:-1]):
-        raise ParseError(ln, 'numgen is only supported as the last component of a key')
+        if m[1]:
+            parts.append(KeyPart('numgen', m[1], mod, off))
+        else:
+            parts.append(KeyPart('jhash', m[4], mod, off, int(m[6], 16)))
+    # A generator or hash anywhere but last is not emitted, and the lookup
+    # model (one interval of slots against the last key component) needs it last.
+    if any(p.what in ('numgen', 'jhash') for p in parts[:-1]):
+        raise ParseError(ln, 'numgen and jhash are only supported as the last component of a key')
     if len({p.what for p in parts}) != len(parts):
         raise ParseError(ln, f'a component twice in {text}')
     return parts
 
 
 def key_family(parts):
-    fams = {KEY_FAMILY[p.what] for p in parts if p.what in KEY_FAMILY}
+    fams = {KEY_FAMILY[p.what] for p in parts if p.what in KEY_FAMILY} \
+        | {FAMILY_OF[p.mode] for p in parts if p.what == 'jhash'}
     return fams.pop() if fams else None
 
 
@@ -712,6 +792,7 @@ class Map:
     key: list = None          # [KeyPart] from typeof
     data: tuple = None        # MAP_DATA value
     interval: bool = False
+    counter: bool = False     # `counter`: every element has one
     elements: list = field(default_factory=list)
     index: dict = field(default_factory=dict)   # key[:-1] -> [Element]
 
@@ -721,36 +802,24 @@ class Map:
 
 
 @dataclass
-class NftSet:
-    name: str
-    line: int
-    family: int = None        # typeof ip saddr / ip6 saddr
-    size: int = None
-    dynamic: bool = False     # flags dynamic,timeout
-    timeout: int = None       # seconds
-
-
-@dataclass
 class NftRule:
     line: int
     protos: frozenset = None  # meta l4proto tcp | { tcp, udp }
     nfproto: int = None       # meta nfproto ipv4|ipv6
     fib: bool = False         # fib daddr type local
     notsaddr: tuple = None    # ip saddr != SET: (family, [(lo, hi)])
-    inset: tuple = None       # ip saddr @SET: (family, SET)
     mark: tuple = None        # ct mark & MASK == VALUE
     ctstate: frozenset = None
     ctdnat: bool = False      # ct status dnat
-    stmt: str = None          # setmark update vmap goto dnat dnatto snat masquerade accept drop return
+    stmt: str = None          # setmark vmap dnat dnatto snat masquerade accept drop return
     setmark: tuple = None     # ct mark set ct mark & AND | OR
     key: list = None          # vmap and dnat: the lookup key [KeyPart]
     map: str = None
-    update: tuple = None      # update @SET { ip saddr }: (family, SET)
-    goto: str = None
     natfam: int = None        # dnat/snat ip|ip6 (None: the table's family)
     to: tuple = None          # dnatto (address, port or None); snat (address, None)
     family: int = None        # the family the rule's ip/ip6 expressions need
     comment: str = None
+    counter: bool = False     # counter packets N bytes M (before dnat to)
 
 
 @dataclass
@@ -768,7 +837,6 @@ class NftTable:
     name: str
     family: str = 'ip'
     maps: dict = field(default_factory=dict)
-    sets: dict = field(default_factory=dict)
     chains: dict = field(default_factory=dict)
     base: dict = field(default_factory=dict)   # hook -> NftChain
 
@@ -783,17 +851,6 @@ def nft_number(tok, ln, lo, hi):
     if not re.fullmatch(NFT_NUM, tok):
         raise ParseError(ln, f'bad number: {tok}')
     return number(tok, ln, lo, hi)
-
-
-def nft_duration(tok, ln):
-    """A timeout as nft prints it (1h30m, 90s is 1m30s) -> seconds."""
-    m = re.fullmatch(r'(?:([1-9]\d*)d)?(?:([1-9]\d*)h)?(?:([1-9]\d*)m)?(?:([1-9]\d*)s)?', tok)
-    if not tok or not m:
-        raise ParseError(ln, f'bad duration {tok}')
-    d, h, mi, s = (int(x or 0) for x in m.groups())
-    if h >= 24 or mi >= 60 or s >= 60:
-        raise ParseError(ln, f'duration not in the form nft prints: {tok}')
-    return ((d * 24 + h) * 60 + mi) * 60 + s
 
 
 def element_part(tok, part, last, interval, ln):
@@ -829,6 +886,8 @@ def element_part(tok, part, last, interval, ln):
 
 ELEM_PART = re.compile(r'"[^"]*"|[^ ",{}]+')
 ELEM_COMMENT = re.compile(r' comment "([^"]*)"')
+# A counter counts; it changes no path. nft lists its values.
+COUNTER = re.compile(r'counter packets [0-9]+ bytes [0-9]+')
 ELEM_GOTO = re.compile(rf'goto ({NFT_NAME})')
 ELEM_TO = re.compile(rf'([0-9a-f.:]+)(?: \. ({NFT_NUM}))?')
 
@@ -855,6 +914,11 @@ def parse_elements(m, pieces):
                 raise ParseError(ln, f'element {ktext} does not have the {len(m.key)} components of map {m.name}')
             key = tuple(element_part(t, p, i == len(toks) - 1, m.interval, ln)
                         for i, (t, p) in enumerate(zip(toks, m.key)))
+            if m.counter:
+                c = COUNTER.match(text, pos + 1) if text.startswith(' ', pos) else None
+                if not c:
+                    raise ParseError(ln, f'element {ktext} of map {m.name} (counter) without its counter')
+                pos = c.end()
             comment = None
             c = ELEM_COMMENT.match(text, pos)
             if c:
@@ -938,19 +1002,17 @@ RULE_MATCHES = [
     ('nfproto', re.compile(r'meta nfproto (ipv4|ipv6)')),
     ('fib', re.compile(r'fib daddr type local')),
     ('notsaddr', re.compile(r'(ip|ip6) saddr != (\{ [^{}]+ \}|[0-9a-f.:/-]+)')),
-    ('inset', re.compile(rf'(ip|ip6) saddr @({NFT_NAME})')),
     ('mark', re.compile(rf'ct mark & {HEX32} == {HEX32}')),
     ('ctstate', re.compile(r'ct state ((?:new|established|related|invalid|untracked)'
                            r'(?:,(?:new|established|related|invalid|untracked))*)')),
     ('ctdnat', re.compile(r'ct status dnat')),
 ]
-_KEY_WORD = r'(?:iifname|ip6? daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?)'
+_KEY_WORD = (r'(?:iifname|ip6? daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?'
+             r'|jhash \S+ saddr mod \S+ seed \S+(?: offset \S+)?)')
 KEY_RE = rf'{_KEY_WORD}(?: \. {_KEY_WORD})*'
 RULE_STMTS = [
     ('setmark', re.compile(rf'ct mark set ct mark & {HEX32} \| {HEX32}')),
-    ('update', re.compile(rf'update @({NFT_NAME}) \{{ (ip|ip6) saddr \}}')),
     ('vmap', re.compile(rf'({KEY_RE}) vmap @({NFT_NAME})')),
-    ('goto', re.compile(rf'goto ({NFT_NAME})')),
     ('dnat', re.compile(rf'dnat (?:(ip|ip6) )?to ({KEY_RE}) map @({NFT_NAME})')),
     ('dnatto', re.compile(r'dnat (?:(ip|ip6) )?to (\[[0-9a-f:.]+\]:\d+|[0-9.]+:\d+|[0-9a-f:.]+)')),
     ('snat', re.compile(r'snat (?:(ip|ip6) )?to ([0-9a-f:.]+)')),
@@ -994,6 +1056,9 @@ def parse_nft_rule(text, ln):
     progress = True
     while progress and r.stmt is None:
         progress = False
+        if not r.counter and eat(COUNTER):
+            r.counter = progress = True
+            continue
         for what, rx in RULE_MATCHES:
             m = eat(rx)
             if not m:
@@ -1011,8 +1076,6 @@ def parse_nft_rule(text, ln):
                 r.fib = True
             elif what == 'notsaddr':
                 r.notsaddr = (FAMILY_OF[m[1]], saddr_set(m[2], FAMILY_OF[m[1]], ln))
-            elif what == 'inset':
-                r.inset = (FAMILY_OF[m[1]], m[2])
             elif what == 'mark':
                 r.mark = (int(m[1], 16), int(m[2], 16))
             elif what == 'ctstate':
@@ -1029,12 +1092,8 @@ def parse_nft_rule(text, ln):
                 r.stmt = what
                 if what == 'setmark':
                     r.setmark = (int(m[1], 16), int(m[2], 16))
-                elif what == 'update':
-                    r.update = (FAMILY_OF[m[2]], m[1])
                 elif what == 'vmap':
                     r.key, r.map = key_expr(m[1], ln), m[2]
-                elif what == 'goto':
-                    r.goto = m[1]
                 elif what == 'dnat':
                     r.natfam, r.key, r.map = FAMILY_OF.get(m[1]), key_expr(m[2], ln), m[3]
                 elif what == 'dnatto':
@@ -1052,21 +1111,21 @@ def parse_nft_rule(text, ln):
         raise ParseError(ln, f'unsupported rule at: {text[pos:pos + 40]}')
 
     # The family the rule's expressions need (a lookup key's ip/ip6 daddr,
-    # ip/ip6 saddr, the `{ ip saddr }` of an update, meta nfproto): one at most.
-    fams = {f for f in (key_family(r.key or []), r.nfproto, r.notsaddr and r.notsaddr[0],
-                        r.inset and r.inset[0], r.update and r.update[0]) if f}
+    # the ip/ip6 saddr of a match or a jhash, meta nfproto): one at most.
+    fams = {f for f in (key_family(r.key or []), r.nfproto, r.notsaddr and r.notsaddr[0]) if f}
     if len(fams) > 1:
         raise ParseError(ln, 'a rule that needs both ip and ip6')
     r.family = fams.pop() if fams else None
     # Only the combinations tcproutec emits.
     if (r.notsaddr is not None) != (r.stmt == 'return'):
         raise ParseError(ln, '`return` only after an `ip saddr != ...` match, and that match only before it')
-    if (r.inset is not None) != (r.stmt == 'goto'):
-        raise ParseError(ln, '`goto` only after an `ip saddr @SET` match, and that match only before it')
+    # A hash of the client picks a server: only in a dnat map lookup.
+    if r.stmt != 'dnat' and any(p.what == 'jhash' for p in r.key or []):
+        raise ParseError(ln, 'jhash outside a dnat map lookup')
     if r.fib and r.stmt != 'vmap' or r.nfproto and not r.fib:
         raise ParseError(ln, '`fib daddr type local` only before a vmap, `meta nfproto` only before fib')
-    if r.stmt == 'update' and (r.protos or r.mark or r.ctstate or r.ctdnat or r.fib):
-        raise ParseError(ln, '`update` with a match')
+    if r.counter and r.stmt != 'dnatto':
+        raise ParseError(ln, '`counter` only before `dnat to`')
     return r
 
 
@@ -1124,14 +1183,12 @@ def parse_nft(text):
                 if ln != len(lines):
                     raise ParseError(ln + 1, 'text after the end of the table')
                 break
-            elif (m := re.fullmatch(rf'\t(map|set|chain) ({NFT_NAME}) {{', line)):
+            elif (m := re.fullmatch(rf'\t(map|chain) ({NFT_NAME}) {{', line)):
                 kind, bname = m[1], m[2]
-                # Maps and sets share one namespace in a table.
-                where = t.chains if kind == 'chain' else t.maps if kind == 'map' else t.sets
-                if bname in where or len(bname) > NFT_MAXNAME or (
-                        kind != 'chain' and bname in (t.sets if kind == 'map' else t.maps)):
+                where = t.chains if kind == 'chain' else t.maps
+                if bname in where or len(bname) > NFT_MAXNAME:
                     raise ParseError(ln, f'{kind} {bname} declared twice or name too long')
-                block = where[bname] = {'map': Map, 'set': NftSet, 'chain': NftChain}[kind](bname, ln)
+                block = where[bname] = {'map': Map, 'chain': NftChain}[kind](bname, ln)
             else:
                 raise ParseError(ln, 'unrecognised line')
         elif line == '\t}':
@@ -1139,8 +1196,6 @@ def parse_nft(text):
                 if block.key is None:
                     raise ParseError(ln, f'map {block.name} without typeof')
                 index_elements(block)
-            elif isinstance(block, NftSet) and block.timeout is None:
-                raise ParseError(ln, f'set {block.name} without typeof, flags dynamic,timeout and timeout')
             block = None
         elif not line.startswith('\t\t') or line[2:3] in ('\t', ' ', ''):
             raise ParseError(ln, 'unrecognised line')
@@ -1151,8 +1206,11 @@ def parse_nft(text):
                 if m[2] not in MAP_DATA:
                     raise ParseError(ln, f'unsupported map data {m[2]}')
                 block.data = MAP_DATA[m[2]]
-            elif body == 'flags interval' and block.key is not None and not block.interval and not block.elements:
+            elif body == 'flags interval' and block.key is not None and not block.interval and not block.elements \
+                    and not block.counter:
                 block.interval = True
+            elif body == 'counter' and block.key is not None and not block.counter and not block.elements:
+                block.counter = True
             elif body.startswith('elements = { ') and block.key is not None and not block.elements:
                 pieces = [(ln, body[len('elements = { '):])]
                 if not body.endswith(','):
@@ -1160,19 +1218,6 @@ def parse_nft(text):
                     pieces = None
             else:
                 raise ParseError(ln, 'unrecognised line in a map')
-        elif isinstance(block, NftSet):
-            # typeof, [size], flags dynamic,timeout, timeout: in that order.
-            body, s = line[2:], block
-            if (m := re.fullmatch(r'typeof (ip|ip6) saddr', body)) and ln == s.line + 1:
-                s.family = FAMILY_OF[m[1]]
-            elif (m := re.fullmatch(rf'size ({NFT_NUM})', body)) and s.family and s.size is None and not s.dynamic:
-                s.size = nft_number(m[1], ln, 1, 2**32 - 1)
-            elif body == 'flags dynamic,timeout' and s.family and not s.dynamic:
-                s.dynamic = True
-            elif (m := re.fullmatch(r'timeout (\S+)', body)) and s.dynamic and s.timeout is None:
-                s.timeout = nft_duration(m[1], ln)
-            else:
-                raise ParseError(ln, 'unrecognised line in a set')
         else:
             body = line[2:]
             if body.startswith('type '):
@@ -1197,7 +1242,7 @@ def parse_nft(text):
 
 def nft_check(t):
     """What a real load would refuse and `nft -c` might not: lookups in
-    missing maps or sets, or of another type, gotos to missing or base
+    missing maps, or of another type, gotos to missing or base
     chains, loops, NAT statements outside their hooks or in filter chains,
     ip6 expressions in an ip table, a NAT statement without its family in an
     inet table."""
@@ -1210,8 +1255,6 @@ def nft_check(t):
     for m in t.maps.values():
         family(key_family(m.key), m.line, f'map {m.name}')
         family(m.data[1], m.line, f'map {m.name}')
-    for s in t.sets.values():
-        family(s.family, s.line, f'set {s.name}')
     for c in t.chains.values():
         for r in c.rules:
             family(r.family, r.line, 'a match')
@@ -1223,18 +1266,6 @@ def nft_check(t):
                 family(r.natfam, r.line, r.stmt)
                 if r.to and r.to[0].version != r.natfam:
                     raise ParseError(r.line, f'IPv{r.to[0].version} address in a {stmt_word(r.stmt)} of IPv{r.natfam}')
-            for s in (r.inset, r.update):
-                if s is None:
-                    continue
-                have = t.sets.get(s[1])
-                if have is None:
-                    raise ParseError(r.line, f'lookup in a missing set @{s[1]}')
-                if have.family != s[0]:
-                    raise ParseError(r.line, f'key does not have the type of set @{s[1]} (line {have.line})')
-            if r.goto is not None:
-                target = t.chains.get(r.goto)
-                if target is None or target.hook is not None:
-                    raise ParseError(r.line, f'goto a missing or base chain {r.goto}')
             if r.map is None:
                 if r.stmt == 'dnatto' and r.to[1] is not None and not r.protos:
                     raise ParseError(r.line, 'dnat to a port needs a meta l4proto match before it')
@@ -1271,20 +1302,26 @@ def nft_check(t):
             if r.stmt == 'vmap':
                 for e in t.maps[r.map].elements:
                     walk(t.chains[e.data[1]], hook, typ, stack + [c.name])
-            if r.stmt == 'goto':
-                walk(t.chains[r.goto], hook, typ, stack + [c.name])
     for hk, c in t.base.items():
         walk(c, hk, c.type, [])
 
 
-def nft_lookup(m, key, c):
+def nft_lookup(m, key, c, hits):
     """[(prob, Element or None)]: where the lookup of `key` for conn c goes.
-    The last component may be a numgen: every slot of it is one 1/mod."""
+    The last component may be a numgen: every slot of it is one 1/mod; or a
+    jhash: the slot of the client's address, or with c.anyhash every slot,
+    each 1/mod."""
     fixed = []
     for p in key[:-1]:
         fixed.append(nft_value(p, c))
     last = key[-1]
-    lo, hi = (last.offset, last.offset + last.mod - 1) if last.what == 'numgen' else (nft_value(last, c),) * 2
+    if last.what == 'jhash':
+        hits.add(('seed', last.seed))
+        hits.add(('slots', last.mod))
+    if last.what == 'numgen' or (last.what == 'jhash' and c.anyhash):
+        lo, hi = last.offset, last.offset + last.mod - 1
+    else:
+        lo = hi = nft_value(last, c)
     n = hi - lo + 1
     out, found = [], 0
     for e in m.index.get(tuple((v, v) for v in fixed), []):
@@ -1307,6 +1344,8 @@ def nft_value(p, c):
         return PROTO_NUM[c.proto]
     if p.what == 'th dport':
         return c.dport
+    if p.what == 'jhash':          # the rule's family matched the packet's
+        return nft_jhash(c.src, p.seed, p.mod, p.offset)
     raise AssertionError('numgen not last (refused by key_expr)')
 
 
@@ -1317,10 +1356,6 @@ def nft_matches(t, r, c):
         return False
     if r.notsaddr and any(lo <= int(c.src) <= hi for lo, hi in r.notsaddr[1]):
         return False
-    if r.inset:
-        # An element whose timeout ran out is gone.
-        if f'set @{r.inset[1]}' not in c.lists or c.age >= t.sets[r.inset[1]].timeout:
-            return False
     if r.protos is not None and c.proto not in r.protos:
         return False
     if r.mark and c.mark & r.mark[0] != r.mark[1]:
@@ -1336,8 +1371,9 @@ def nft_matches(t, r, c):
 def nft_run(t, chain, conn, hits):
     """All ways through `chain`: [(prob, conn, 'ACCEPT'|'DROP'|None)], None
     when a flow falls off the end or returns. Adds ('element', MAP, LINE,
-    KEY) of every map element and ('rule', LINE) of every goto and dnat rule
-    a flow takes to `hits`."""
+    KEY) of every map element and ('rule', LINE) of every dnat rule a flow
+    takes to `hits`, and ('seed', SEED), ('slots', MOD) of every jhash it
+    computes."""
     out = []
     p, c = Fraction(1), conn
     for r in chain.rules:
@@ -1347,18 +1383,11 @@ def nft_run(t, chain, conn, hits):
         if s == 'setmark':
             c = replace(c, mark=(c.mark & r.setmark[0]) | r.setmark[1])
             continue
-        if s == 'update':
-            c = replace(c, recorded=c.recorded | {f'set @{r.update[1]}'})
-            continue
         if s in ('accept', 'drop'):
             out.append((p, c, s.upper()))
             return out
         if s == 'return':
             out.append((p, c, None))
-            return out
-        if s == 'goto':
-            hits.add(('rule', r.line))
-            out += [(p * q, c2, v) for q, c2, v in nft_run(t, t.chains[r.goto], c, hits)]
             return out
         if s in ('dnat', 'dnatto', 'snat') and r.natfam != c.family:
             continue                      # a NAT of the other family does nothing
@@ -1371,7 +1400,7 @@ def nft_run(t, chain, conn, hits):
             out.append((p, replace(c, dst=a, dport=port, dnat=(a, port), place=place_of(r.comment)), 'ACCEPT'))
             return out
         miss = 0
-        for q, e in nft_lookup(t.maps[r.map], r.key, c):
+        for q, e in nft_lookup(t.maps[r.map], r.key, c, hits):
             if e is None:
                 miss = q
                 continue
@@ -1410,19 +1439,19 @@ def trace_nft(t, conn, hits=None):
 FORMAT_FAMILY = {'iptables': 4, 'ip6tables': 6}
 
 
-def make_conn(proto, src, dst, dport, iface=None, local=()):
+def make_conn(proto, src, dst, dport, iface=None, local=(), anyhash=False):
     s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
     if s.version != d.version:
         raise ValueError(f'source {src} and destination {dst} are of two families')
-    return Conn(proto, s, d, dport, iface=iface,
+    return Conn(proto, s, d, dport, iface=iface, anyhash=anyhash,
                 local=frozenset(ipaddress.ip_address(a) for a in local))
 
 
 class Ruleset:
     """A loaded file: trace(), forward_policy(), sees(), and translators():
-    what dispatches or translates (iptables: PREROUTING, DNAT and --rcheck
-    rules; nft: map elements, goto and dnat rules), by the id trace() adds
-    to its `hits` when a flow uses it."""
+    what dispatches or translates (iptables: PREROUTING, DNAT and -m mark
+    rules; nft: map elements and dnat rules), by the id trace() adds to its
+    `hits` when a flow uses it."""
 
     def __init__(self, fmt, rules):
         self.format, self.rules = fmt, rules
@@ -1449,29 +1478,11 @@ class Ruleset:
         hits |= mine
         return res
 
-    def trace(self, proto, src, dst, dport, hits=None, iface=None, local=(),
-              returning=None, age=0, first=None):
-        """Outcomes of a new connection; with `returning`, of a client whose
-        earlier connection `first` ((proto, dst, dport, iface), by default
-        this same flow) went to `returning`, `age` seconds ago. Raises
-        NoReturn when no such earlier connection can reach it."""
+    def trace(self, proto, src, dst, dport, hits=None, iface=None, local=(), anyhash=False):
+        """Outcomes of a new connection; with anyhash, a hash of the source
+        address is drawn uniformly over its range instead of computed."""
         hits = set() if hits is None else hits
-        conn = make_conn(proto, src, dst, dport, iface, local)
-        if returning is None:
-            return self._trace(conn, hits)
-        fp, fd, fdp, fi = first or (proto, dst, dport, iface)
-        ways = [o for o in self._trace(make_conn(fp, src, fd, fdp, fi, local), hits)
-                if same_server(o['destination'], returning)]
-        total = sum(o['probability'] for o in ways)
-        if not total:
-            raise NoReturn(f'no new connection {fp} {src} -> {fd}:{fdp} goes to {returning}')
-        acc = {}
-        for o in ways:
-            c2 = replace(conn, lists=frozenset(o['recorded']), age=age)
-            for o2 in self._trace(c2, hits):
-                k = (o2['destination'], o2['forward'], o2['snat'], o2['place'], o2['recorded'])
-                acc[k] = acc.get(k, 0) + o['probability'] / total * o2['probability']
-        return outcome_list(acc)
+        return self._trace(make_conn(proto, src, dst, dport, iface, local, anyhash), hits)
 
     def forward_policy(self):
         if self.format != 'nft':
@@ -1485,13 +1496,12 @@ class Ruleset:
             nat = self.rules.get('nat', {})
             return {('rule', r.line): f'line {r.line}: -A {c.name} ... -j {r.target}'
                     for c in nat.values() for r in c.rules
-                    if c.name == 'PREROUTING' or r.target == 'DNAT'
-                    or (r.recent and r.recent[0] == 'rcheck')}
+                    if c.name == 'PREROUTING' or r.target == 'DNAT' or r.pmark}
         out = {('element', m.name, e.line, e.text): f'line {e.line}: element {e.text} of map {m.name}'
                for m in self.rules.maps.values() for e in m.elements}
         out.update({('rule', r.line): f'line {r.line}: {stmt_word(r.stmt)} in chain {c.name}'
                     for c in self.rules.chains.values() for r in c.rules
-                    if r.stmt in ('goto', 'dnatto')})
+                    if r.stmt == 'dnatto'})
         return out
 
 
@@ -1511,45 +1521,49 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('file')
     ap.add_argument('--proto', choices=('tcp', 'udp'), required=True)
-    ap.add_argument('--src', required=True)
+    ap.add_argument('--src')
     ap.add_argument('--dst', required=True)
     ap.add_argument('--dport', type=int, required=True)
     ap.add_argument('--format', choices=('iptables', 'ip6tables', 'nft'), default='iptables')
     ap.add_argument('--iface', metavar='NAME')
     ap.add_argument('--local', metavar='ADDR', action='append', default=[])
-    ap.add_argument('--returning', metavar='SERVER')
-    ap.add_argument('--age', type=int, default=0, metavar='SECONDS')
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument('--any-client', action='store_true')
+    how.add_argument('--each-src', metavar='FILE')
     ap.add_argument('--json', action='store_true')
     a = ap.parse_args()
     if not 1 <= a.dport <= 65535:
         ap.error('--dport must be 1-65535')
-    if a.age < 0 or (a.age and a.returning is None):
-        ap.error('--age takes seconds >= 0, and only with --returning')
+    if (a.src is None) == (a.each_src is None):
+        ap.error('give --src or --each-src')
     try:
-        res = load(a.file, a.format).trace(a.proto, a.src, a.dst, a.dport, iface=a.iface,
-                                           local=a.local, returning=a.returning, age=a.age)
+        rules = load(a.file, a.format)
+        if a.each_src:
+            with open(a.each_src, encoding='utf-8') as f:
+                srcs = f.read().split()
+            for src in srcs:
+                res = rules.trace(a.proto, src, a.dst, a.dport, iface=a.iface, local=a.local)
+                dest = res[0]['destination'] or 'none' if len(res) == 1 else 'random'
+                print(f'{src} {dest}')
+            return
+        res = rules.trace(a.proto, a.src, a.dst, a.dport, iface=a.iface, local=a.local,
+                          anyhash=a.any_client)
     except ParseError as e:
         print(e.where(a.file), file=sys.stderr)
         sys.exit(2)
-    except NoReturn as e:
-        print(f'trace.py: {e}', file=sys.stderr)
-        sys.exit(1)
     except (OSError, ValueError) as e:
         print(f'trace.py: {e}', file=sys.stderr)
         sys.exit(2)
     if a.json:
-        print(json.dumps([dict(o, probability=str(o['probability']), recorded=list(o['recorded']))
-                          for o in res], indent=1))
+        print(json.dumps([dict(o, probability=str(o['probability'])) for o in res], indent=1))
         return
-    print(f'{a.proto} {a.src} -> {endpoint(ipaddress.ip_address(a.dst), a.dport)}'
-          + (f' on {a.iface}' if a.iface else '')
-          + (f', returning to {a.returning} after {a.age}s' if a.returning else ''))
+    print(f'{a.proto} {"any client" if a.any_client else a.src} -> '
+          f'{endpoint(ipaddress.ip_address(a.dst), a.dport)}' + (f' on {a.iface}' if a.iface else ''))
     for o in res:
         p = o['probability']
         print(f'  {short(p):>29} ({float(p):.12f})  dest {o["destination"] or "not translated"}'
               f'  forward {o["forward"]}  snat {o["snat"] or "none"}'
-              f'  from {o["place"] or "-"}'
-              + (f'  records {", ".join(o["recorded"])}' if o['recorded'] else ''))
+              f'  from {o["place"] or "-"}')
 
 
 if __name__ == '__main__':

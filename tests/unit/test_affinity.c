@@ -48,7 +48,7 @@ static void servers_text(char *out, size_t n, const unsigned *weights, size_t co
 	snprintf(out + len, n - (size_t)len, "%s}\n", extra);
 }
 
-/* Each server holds its weight's share of the 256 slots, to one slot. */
+/* Each server holds its weight's share of the 128 slots, to one slot. */
 static void test_quotas_follow_weights(void **state)
 {
 	(void)state;
