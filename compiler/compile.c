@@ -84,6 +84,14 @@ enum compile_status compile_run(struct compile *c, const struct compile_opts *o,
 		c->model = NULL;
 		return COMPILE_ERRORS;
 	}
+	if (o->coexist) {
+		c->coexist = coexist_build(c->plan, c->model_arena, d);
+		if (!c->coexist) {
+			c->model = NULL;
+			c->plan = NULL;
+			return COMPILE_ERRORS;
+		}
+	}
 	return COMPILE_OK;
 }
 

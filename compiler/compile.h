@@ -7,6 +7,7 @@
 #ifndef TRC_COMPILE_H
 #define TRC_COMPILE_H
 
+#include "coexist.h"
 #include "diag.h"
 #include "model.h"
 #include "plan.h"
@@ -28,6 +29,7 @@ struct compile_opts {
 	 * output, in the order the header records them (model.options). */
 	const char *const *options;
 	size_t noptions;
+	bool coexist;             /* --coexist: also build c->coexist */
 };
 
 enum compile_status {
@@ -43,6 +45,7 @@ struct compile {
 	struct sema *sema;
 	const struct model *model;
 	const struct plan *plan;
+	const struct coexist *coexist;   /* with o->coexist */
 	char error[512];          /* COMPILE_UNREADABLE */
 };
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chain.h"
+#include "coexist.h"
 #include "report.h"
 
 void emit_ipt_quote(struct buf *out, const char *text)
@@ -39,6 +40,44 @@ static void put_comment(struct buf *out, const char *text)
 	emit_ipt_quote(out, text);
 }
 
+static void put_addr(struct buf *out, const struct m_addr *a);
+
+/* --coexist: tcproutec's own forward chain, jumped to first from FORWARD
+ * (--hooks). Our connections and their replies are accepted there, so
+ * that a foreign policy DROP (Docker's) does not drop them; with `policy
+ * forward drop`, new connections addressed to a declared server itself
+ * (not DNATed) are dropped; everything else returns to the host's rules. */
+static void emit_filter_coexist(const struct coexist *cx, int family, struct buf *out)
+{
+	buf_puts(out, "*filter\n:" COEXIST_CHAIN_FWD " - [0:0]\n");
+	buf_printf(out, "-A " COEXIST_CHAIN_FWD " -m conntrack --ctstate RELATED,ESTABLISHED "
+		   "-m connmark --mark 0x%x/0x%x", PLAN_MARK_OURS, PLAN_MARK_OURS);
+	put_comment(out, cx->replies);
+	buf_puts(out, " -j ACCEPT\n");
+	buf_printf(out, "-A " COEXIST_CHAIN_FWD " -m conntrack --ctstate DNAT -m connmark "
+		   "--mark 0x%x/0x%x", PLAN_MARK_OURS, PLAN_MARK_OURS);
+	put_comment(out, cx->routed);
+	buf_puts(out, " -j ACCEPT\n");
+	for (size_t i = 0; i < cx->nguards; i++) {
+		const struct coexist_guard *g = &cx->guards[i];
+		if (g->pr->r->family != family)
+			continue;
+		const char *pn = model_proto_name(g->proto);
+		buf_puts(out, "-A " COEXIST_CHAIN_FWD " -d ");
+		put_addr(out, g->addr);
+		buf_printf(out, "%s -p %s -m %s --dport %u", family == 6 ? "/128" : "/32",
+			   pn, pn, g->port_lo);
+		if (g->port_hi != g->port_lo)
+			buf_printf(out, ":%u", g->port_hi);
+		/* Not DNATed by anyone: a port another tool (Docker) publishes
+		 * to the same server is that tool's business. */
+		buf_puts(out, " -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT");
+		put_comment(out, g->pr->place);
+		buf_puts(out, " -j DROP\n");
+	}
+	buf_puts(out, "COMMIT\n");
+}
+
 static void emit_filter(const struct plan *p, struct buf *out)
 {
 	const struct model *m = p->m;
@@ -63,6 +102,7 @@ struct chain {
 	const struct plan_route *route;
 	size_t server;        /* index into route->servers for a server chain */
 	bool is_server;
+	int frame;            /* --coexist: 1 TRC-PREROUTING, 2 TRC-POSTROUTING */
 };
 
 static int cmp_chain(const void *pa, const void *pb)
@@ -210,13 +250,13 @@ static void emit_server_chain(struct buf *out, const struct chain *c)
 	}
 }
 
-static void emit_dispatch(struct buf *out, const struct plan_route *pr,
+static void emit_dispatch(struct buf *out, const char *pre, const struct plan_route *pr,
 			  const struct m_listener *l, const struct m_addr *from)
 {
 	const struct m_route *r = pr->r;
 	const char *pn = model_proto_name(l->proto);
 	const char *host = r->family == 6 ? "/128" : "/32";
-	buf_puts(out, "-A PREROUTING");
+	buf_printf(out, "-A %s", pre);
 	/* iptables-save omits a /0 source: so do we. */
 	if (from && from->prefix > 0) {
 		buf_puts(out, " -s ");
@@ -240,13 +280,60 @@ static void emit_dispatch(struct buf *out, const struct plan_route *pr,
 	buf_printf(out, " -j %s\n", pr->chain);
 }
 
-static void emit_nat(const struct plan *p, int family, struct buf *out)
+/* The listeners' jumps to the routes' chains, in chain `pre`. */
+static void emit_dispatches(const struct plan *p, int family, const char *pre,
+			    struct buf *out)
+{
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct plan_route *pr = p->by_name[i];
+		const struct m_route *r = pr->r;
+		if (r->family != family)
+			continue;
+		for (size_t j = 0; j < r->nlisteners; j++) {
+			if (!r->allow)
+				emit_dispatch(out, pre, pr, &r->listeners[j], NULL);
+			for (size_t a = 0; r->allow && a < r->nallow; a++)
+				emit_dispatch(out, pre, pr, &r->listeners[j], &r->allow[a]);
+		}
+	}
+}
+
+/* One source rewrite per snat class in use, in chain `post`. */
+static void emit_snats(const struct plan *p, int family, const char *post,
+		       struct buf *out)
 {
 	const struct model *m = p->m;
-	buf_puts(out, "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
-		      ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
+	for (size_t c = SNAT_CLASS_MASQUERADE; c < m->nsnats; c++) {
+		const struct m_snat *sn = &m->snats[c];
+		if (!plan_family_uses_snat(p, family, sn->cls))
+			continue;
+		buf_printf(out, "-A %s -m connmark --mark 0x%x/0x%x", post,
+			   PLAN_MARK_OURS | sn->cls << 16, PLAN_MARK_MASK);
+		put_comment(out, p->snat_place[c]);
+		if (sn->kind == M_SNAT_MASQUERADE) {
+			buf_puts(out, " -j MASQUERADE\n");
+		} else {
+			char addr[160];
+			model_snat_str(sn, addr);
+			/* A range: ports picked at random, so that the addresses
+			 * are used evenly and collisions are rare. */
+			buf_printf(out, " -j SNAT --to-source %s%s\n", addr,
+				   strchr(addr, '-') ? " --random-fully" : "");
+		}
+	}
+}
+
+/* The nat table: with coexist, no builtin chain; the dispatch and the
+ * snat rules go to TRC-PREROUTING and TRC-POSTROUTING, user chains listed
+ * among the routes' in save order. */
+static void emit_nat(const struct plan *p, int family, bool coexist, struct buf *out)
+{
+	buf_puts(out, "*nat\n");
+	if (!coexist)
+		buf_puts(out, ":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
+			      ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
 	/* User chains in the order iptables-save lists them: by strcmp. */
-	size_t n = 0;
+	size_t n = coexist ? 2 : 0;
 	for (size_t i = 0; i < p->nroutes; i++) {
 		const struct plan_route *pr = &p->routes[i];
 		if (pr->r->family == family)
@@ -254,6 +341,10 @@ static void emit_nat(const struct plan *p, int family, struct buf *out)
 	}
 	struct chain *chains = xmalloc(xmul(n ? n : 1, sizeof(*chains)));
 	size_t k = 0;
+	if (coexist) {
+		chains[k++] = (struct chain){.name = COEXIST_CHAIN_PRE, .frame = 1};
+		chains[k++] = (struct chain){.name = COEXIST_CHAIN_POST, .frame = 2};
+	}
 	for (size_t i = 0; i < p->nroutes; i++) {
 		const struct plan_route *pr = &p->routes[i];
 		if (pr->r->family != family)
@@ -271,38 +362,16 @@ static void emit_nat(const struct plan *p, int family, struct buf *out)
 	for (size_t i = 0; i < n; i++)
 		buf_printf(out, ":%s - [0:0]\n", chains[i].name);
 
-	for (size_t i = 0; i < p->nroutes; i++) {
-		const struct plan_route *pr = p->by_name[i];
-		const struct m_route *r = pr->r;
-		if (r->family != family)
-			continue;
-		for (size_t j = 0; j < r->nlisteners; j++) {
-			if (!r->allow)
-				emit_dispatch(out, pr, &r->listeners[j], NULL);
-			for (size_t a = 0; r->allow && a < r->nallow; a++)
-				emit_dispatch(out, pr, &r->listeners[j], &r->allow[a]);
-		}
-	}
-	for (size_t c = SNAT_CLASS_MASQUERADE; c < m->nsnats; c++) {
-		const struct m_snat *sn = &m->snats[c];
-		if (!plan_family_uses_snat(p, family, sn->cls))
-			continue;
-		buf_printf(out, "-A POSTROUTING -m connmark --mark 0x%x/0x%x",
-			   PLAN_MARK_OURS | sn->cls << 16, PLAN_MARK_MASK);
-		put_comment(out, p->snat_place[c]);
-		if (sn->kind == M_SNAT_MASQUERADE) {
-			buf_puts(out, " -j MASQUERADE\n");
-		} else {
-			char addr[160];
-			model_snat_str(sn, addr);
-			/* A range: ports picked at random, so that the addresses
-			 * are used evenly and collisions are rare. */
-			buf_printf(out, " -j SNAT --to-source %s%s\n", addr,
-				   strchr(addr, '-') ? " --random-fully" : "");
-		}
+	if (!coexist) {
+		emit_dispatches(p, family, "PREROUTING", out);
+		emit_snats(p, family, "POSTROUTING", out);
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (chains[i].is_server)
+		if (chains[i].frame == 1)
+			emit_dispatches(p, family, COEXIST_CHAIN_PRE, out);
+		else if (chains[i].frame == 2)
+			emit_snats(p, family, COEXIST_CHAIN_POST, out);
+		else if (chains[i].is_server)
 			emit_server_chain(out, &chains[i]);
 		else
 			emit_route_chain(out, p, chains[i].route);
@@ -315,5 +384,60 @@ void emit_ipt(const struct plan *p, int family, struct buf *out)
 {
 	report_header(p, family, out, "# ");
 	emit_filter(p, out);
-	emit_nat(p, family, out);
+	emit_nat(p, family, false, out);
+}
+
+void emit_ipt_coexist(const struct plan *p, const struct coexist *cx, int family,
+		      struct buf *out)
+{
+	report_header_coexist(p, family, true, out, "# ");
+	buf_printf(out, "# coexist: only chains %s*, for %s-restore --noflush; the jumps "
+		   "to them: tcproutec -t %s --coexist --hooks\n", CHAIN_PREFIX,
+		   family == 6 ? "ip6tables" : "iptables", family == 6 ? "ip6tables" : "iptables");
+	emit_filter_coexist(cx, family, out);
+	emit_nat(p, family, true, out);
+}
+
+void emit_ipt_hooks(const struct plan *p, int family, struct buf *out)
+{
+	const char *tool = family == 6 ? "ip6tables" : "iptables";
+	const char *var = family == 6 ? "IP6TABLES" : "IPTABLES";
+	buf_puts(out, "#!/bin/sh\n");
+	report_header_coexist(p, family, true, out, "# ");
+	buf_printf(out,
+		"#\n"
+		"# The jumps from the builtin chains into tcproutec's own chains, which\n"
+		"# the file of 'tcproutec -t %s --coexist' fills (%s-restore\n"
+		"# --noflush). Run it any number of times, before or after that file:\n"
+		"# each builtin chain ends with exactly one jump, as its first rule, so\n"
+		"# that FORWARD accepts routed connections before Docker's rules and its\n"
+		"# policy DROP. Run it again after Docker (re)starts: Docker moves its\n"
+		"# own jumps to the top, and this moves ours back (a jump that is not\n"
+		"# first is deleted, then inserted first: for a few milliseconds there\n"
+		"# is none). %s names the tool (default %s; e.g.\n"
+		"# %s=%s-legacy).\n"
+		"set -eu\n"
+		"ipt=${%s:-%s}\n"
+		"# chain TABLE CHAIN: tcproutec's chain, made empty when it is missing.\n"
+		"chain() {\n"
+		"\t\"$ipt\" -w -t \"$1\" -N \"$2\" 2>/dev/null ||\n"
+		"\t\t\"$ipt\" -w -t \"$1\" -n -L \"$2\" >/dev/null\n"
+		"}\n"
+		"# first TABLE CHAIN TARGET: one jump from CHAIN to TARGET, its first rule.\n"
+		"first() {\n"
+		"\tif [ \"$(\"$ipt\" -w -t \"$1\" -S \"$2\" 1 2>/dev/null)\" = \\\n"
+		"\t\t\"-A $2 -m comment --comment tcproutec -j $3\" ]; then\n"
+		"\t\treturn 0\n"
+		"\tfi\n"
+		"\twhile \"$ipt\" -w -t \"$1\" -D \"$2\" -m comment --comment tcproutec \\\n"
+		"\t\t-j \"$3\" 2>/dev/null; do :; done\n"
+		"\t\"$ipt\" -w -t \"$1\" -I \"$2\" 1 -m comment --comment tcproutec -j \"$3\"\n"
+		"}\n"
+		"chain nat " COEXIST_CHAIN_PRE "\n"
+		"chain nat " COEXIST_CHAIN_POST "\n"
+		"chain filter " COEXIST_CHAIN_FWD "\n"
+		"first nat PREROUTING " COEXIST_CHAIN_PRE "\n"
+		"first nat POSTROUTING " COEXIST_CHAIN_POST "\n"
+		"first filter FORWARD " COEXIST_CHAIN_FWD "\n",
+		tool, tool, var, tool, var, tool, var, tool);
 }

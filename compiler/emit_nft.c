@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coexist.h"
 #include "report.h"
 
 /* ---- map elements ------------------------------------------------------ */
@@ -156,6 +157,7 @@ struct ctx {
 	const struct model *m;
 	struct buf *out;
 	bool inet;             /* table inet: both families */
+	const struct coexist *cx;   /* --coexist, or NULL */
 };
 
 static uint8_t proto_num(enum m_proto p)
@@ -717,6 +719,105 @@ static void emit_postrouting(struct ctx *c, const bool present[2])
 	buf_puts(c->out, "\t}\n");
 }
 
+/* ---- --coexist ----------------------------------------------------------- */
+
+/* A guarded server endpoint, sorted as nft lists a hash set. */
+struct gelem {
+	uint8_t key[19];
+	uint8_t keylen;
+	size_t order;          /* in the guards: route name, then declared */
+	const struct coexist_guard *g;
+};
+
+static int cmp_gelem(const void *pa, const void *pb)
+{
+	const struct gelem *a = pa, *b = pb;
+	for (size_t i = a->keylen; i-- > 0;)
+		if (a->key[i] != b->key[i])
+			return a->key[i] < b->key[i] ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* The guards of family f as a set, one element per endpoint (the first
+ * route by name names it); returns false when there are none. */
+static bool emit_guard_set(struct ctx *c, const struct fam *f)
+{
+	const struct coexist *cx = c->cx;
+	struct gelem *v = xmalloc(xmul(cx->nguards ? cx->nguards : 1, sizeof(*v)));
+	size_t n = 0;
+	bool interval = false;
+	for (size_t i = 0; i < cx->nguards; i++) {
+		const struct coexist_guard *g = &cx->guards[i];
+		if (g->pr->r->family != f->family)
+			continue;
+		struct gelem *e = &v[n++];
+		size_t len = f->family == 6 ? 16 : 4, k = len;
+		memcpy(e->key, g->addr->bytes, len);
+		e->key[k++] = proto_num(g->proto);
+		e->key[k++] = (uint8_t)(g->port_lo >> 8);
+		e->key[k++] = (uint8_t)g->port_lo;
+		e->keylen = (uint8_t)k;
+		e->order = i;
+		e->g = g;
+		if (g->port_lo != g->port_hi)
+			interval = true;
+	}
+	if (n == 0) {
+		free(v);
+		return false;
+	}
+	/* An interval set lists in insertion order, a hash set by key. */
+	if (!interval)
+		qsort(v, n, sizeof(*v), cmp_gelem);
+	buf_printf(c->out, "\n\tset servers%s {\n\t\ttypeof %s daddr . meta l4proto . "
+		   "th dport\n", f->sfx, f->ip);
+	if (interval)
+		buf_puts(c->out, "\t\tflags interval\n");
+	buf_puts(c->out, "\t\telements = { ");
+	size_t written = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = v[j].g->proto == v[i].g->proto &&
+			      v[j].g->port_lo == v[i].g->port_lo &&
+			      v[j].g->port_hi == v[i].g->port_hi &&
+			      memcmp(v[j].key, v[i].key, v[i].keylen) == 0;
+		if (dup)
+			continue;
+		const struct coexist_guard *g = v[i].g;
+		if (written++)
+			buf_puts(c->out, ",\n\t\t\t     ");
+		put_addr(c->out, g->addr);
+		buf_printf(c->out, " . %s . ", model_proto_name(g->proto));
+		put_range(c->out, g->port_lo, g->port_hi);
+		put_place(c->out, g->pr->place);
+	}
+	buf_puts(c->out, " }\n\t}\n");
+	free(v);
+	return true;
+}
+
+/* --coexist: the forward chain drops nothing but new connections
+ * addressed to a declared server itself (DNATed by nobody: a port Docker
+ * publishes to it is Docker's business), and has policy accept: in
+ * nftables any drop is final for every table, an accept only ends its
+ * own base chain. */
+static void emit_forward_coexist(struct ctx *c, const bool guarded[2])
+{
+	if (c->m->forward_accept || !(guarded[0] || guarded[1]))
+		return;
+	buf_printf(c->out, "\n\tchain forward {\n"
+		   "\t\ttype filter hook forward priority filter; policy accept;\n"
+		   "\t\tct status dnat ct mark & 0x%08x == 0x%08x accept comment \"%s\"\n",
+		   PLAN_MARK_OURS, PLAN_MARK_OURS, c->cx->routed);
+	for (int fi = 0; fi < 2; fi++)
+		if (guarded[fi])
+			buf_printf(c->out, "\t\tct state new ct status ! dnat %s daddr . meta l4proto "
+				   ". th dport @servers%s drop comment \"%s\"\n", fams[fi].ip,
+				   fams[fi].sfx, c->cx->guard);
+	buf_puts(c->out, "\t}\n");
+}
+
 static void emit_forward(struct ctx *c)
 {
 	if (c->m->forward_accept)
@@ -729,16 +830,20 @@ static void emit_forward(struct ctx *c)
 		   c->p->policy_place[1]);
 }
 
-void emit_nft(const struct plan *p, const char *table, struct buf *out)
+static void emit_table(const struct plan *p, const struct coexist *cx, const char *table,
+		       struct buf *out)
 {
 	const struct model *m = p->m;
-	struct ctx c = {.p = p, .m = m, .out = out};
+	struct ctx c = {.p = p, .m = m, .out = out, .cx = cx};
 	bool present[2] = {model_family_routes(m, 4) > 0 || m->nroutes == 0,
 			   model_family_routes(m, 6) > 0};
 	c.inet = present[0] && present[1];
 	const char *family = c.inet ? "inet" : present[1] ? "ip6" : "ip";
 
-	report_header(p, 0, out, "# ");
+	report_header_coexist(p, 0, cx != NULL, out, "# ");
+	if (cx)
+		buf_puts(out, "# coexist: no drop policy; drops only new connections addressed "
+			 "to a declared server itself (not DNATed)\n");
 	/* Delete the table in every family: a file that moves from ip to inet
 	 * must not leave the old table behind. */
 	static const char *const all[] = {"ip", "ip6", "inet"};
@@ -769,6 +874,10 @@ void emit_nft(const struct plan *p, const char *table, struct buf *out)
 		if (present[fi])
 			emit_shared_maps(&c, &fams[fi]);
 	emit_own_maps(&c);
+	bool guarded[2] = {false, false};
+	for (int fi = 0; cx && !m->forward_accept && fi < 2; fi++)
+		if (present[fi])
+			guarded[fi] = emit_guard_set(&c, &fams[fi]);
 
 	emit_prerouting(&c, present);
 	for (size_t g = 0; g < ngroups; g++) {
@@ -786,8 +895,22 @@ void emit_nft(const struct plan *p, const char *table, struct buf *out)
 			emit_own_chain(&c, p->by_name[i]);
 	}
 	emit_postrouting(&c, present);
-	emit_forward(&c);
+	if (cx)
+		emit_forward_coexist(&c, guarded);
+	else
+		emit_forward(&c);
 	buf_puts(out, "}\n");
 
 	free(groups);
+}
+
+void emit_nft(const struct plan *p, const char *table, struct buf *out)
+{
+	emit_table(p, NULL, table, out);
+}
+
+void emit_nft_coexist(const struct plan *p, const struct coexist *cx, const char *table,
+		      struct buf *out)
+{
+	emit_table(p, cx, table, out);
 }

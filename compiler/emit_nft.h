@@ -10,4 +10,11 @@
 
 void emit_nft(const struct plan *p, const char *table, struct buf *out);
 
+/* --coexist: the same table, but its forward chain has policy accept and
+ * drops only new connections to declared servers that no route
+ * translated (see doc/coexist.md). */
+struct coexist;
+void emit_nft_coexist(const struct plan *p, const struct coexist *cx, const char *table,
+		      struct buf *out);
+
 #endif

@@ -32,6 +32,8 @@ struct options {
 	int explain;          /* 0, EXPLAIN_TEXT or EXPLAIN_JSON */
 	bool graph;
 	const char *verify;   /* --verify: the committed file */
+	bool coexist;         /* share the host: own chains / no drop policy */
+	bool hooks;           /* --coexist --hooks: the jumps script */
 	const char *verify_live;  /* --verify-live: the host's listing */
 	int stats;            /* --stats: 0, LIVE_TEXT or LIVE_JSON */
 	const char *live;     /* --stats: the host's listing (first operand) */
@@ -62,6 +64,10 @@ static void usage(FILE *f)
 	      "      --graph           print the routes as a Graphviz DOT graph\n"
 	      "      --verify FILE     compare FILE with the compiled output;\n"
 	      "                        if it is stale print a diff, exit 1\n"
+	      "      --coexist         share the host with Docker and a host firewall:\n"
+	      "                        own chains or table only, no drop policy\n"
+	      "      --hooks           with --coexist (iptables, ip6tables): write the\n"
+	      "                        sh script that installs the jumps instead\n"
 	      "      --verify-live LIVE  compare a host's listing (iptables-save,\n"
 	      "                        nft list ruleset) with the compiled output;\n"
 	      "                        on drift print a diff, exit 1\n"
@@ -175,7 +181,8 @@ static void parse_args(int argc, char **argv, struct options *o,
 		       struct diag_ctx *d)
 {
 	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE, OPT_EXPLAIN, OPT_GRAPH,
-	       OPT_VERIFY, OPT_AFF_SEED, OPT_VERIFY_LIVE, OPT_STATS };
+	       OPT_VERIFY, OPT_AFF_SEED, OPT_VERIFY_LIVE, OPT_STATS, OPT_COEXIST,
+	       OPT_HOOKS };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
@@ -183,6 +190,8 @@ static void parse_args(int argc, char **argv, struct options *o,
 		{"explain", optional_argument, NULL, OPT_EXPLAIN},
 		{"graph", no_argument, NULL, OPT_GRAPH},
 		{"verify", required_argument, NULL, OPT_VERIFY},
+		{"coexist", no_argument, NULL, OPT_COEXIST},
+		{"hooks", no_argument, NULL, OPT_HOOKS},
 		{"verify-live", required_argument, NULL, OPT_VERIFY_LIVE},
 		{"stats", optional_argument, NULL, OPT_STATS},
 		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
@@ -277,6 +286,12 @@ static void parse_args(int argc, char **argv, struct options *o,
 		case OPT_VERIFY:
 			o->verify = optarg;
 			break;
+		case OPT_COEXIST:
+			o->coexist = true;
+			break;
+		case OPT_HOOKS:
+			o->hooks = true;
+			break;
 		case OPT_VERIFY_LIVE:
 			o->verify_live = optarg;
 			break;
@@ -326,6 +341,16 @@ static void parse_args(int argc, char **argv, struct options *o,
 	o->input = argv[optind];
 	if (o->explain && o->graph)
 		die_usage("%s", "--explain and --graph cannot be combined");
+	if (o->hooks && !o->coexist)
+		die_usage("%s", "--hooks needs --coexist (it writes the jumps into the "
+			  "chains of the --coexist file)");
+	if (o->hooks && o->target == T_NFT)
+		die_usage("%s", "--hooks is for -t iptables and -t ip6tables; the nft "
+			  "table of --coexist has its own base chains");
+	if (o->hooks && (o->explain || o->graph || o->verify_live || o->stats))
+		die_usage("--hooks cannot be combined with %s",
+			  o->explain ? "--explain" : o->graph ? "--graph" :
+			  o->verify_live ? "--verify-live" : "--stats");
 	/* The live modes compare with the ruleset itself and write no file
 	 * (--stats writes its report, to -o if given). */
 	if ((o->verify_live || o->stats) &&
@@ -368,6 +393,10 @@ static void output_options(const struct options *o, struct vec *words)
 		vec_push(words, "--affinity-seed");
 		vec_push(words, seed);
 	}
+	if (o->coexist)
+		vec_push(words, "--coexist");
+	if (o->hooks)
+		vec_push(words, "--hooks");
 }
 
 /* The stdlib of the source tree when run from it, else the installed one. */
@@ -430,6 +459,7 @@ int main(int argc, char **argv)
 		.plan = {.aff_seed_set = o.aff_seed_set, .aff_seed = o.aff_seed},
 		.options = (const char *const *)words.items,
 		.noptions = words.len,
+		.coexist = o.coexist,
 	};
 	struct compile c;
 	enum compile_status cs = compile_run(&c, &co, d);
@@ -488,8 +518,14 @@ int main(int argc, char **argv)
 			explain_print(c.plan, (enum explain_format)o.explain, &out);
 		else if (o.graph)
 			graph_print(c.plan, &out);
+		else if (o.hooks)
+			emit_ipt_hooks(c.plan, o.target == T_IP6TABLES ? 6 : 4, &out);
+		else if (o.target == T_NFT && o.coexist)
+			emit_nft_coexist(c.plan, c.coexist, o.nft_table, &out);
 		else if (o.target == T_NFT)
 			emit_nft(c.plan, o.nft_table, &out);
+		else if (o.coexist)
+			emit_ipt_coexist(c.plan, c.coexist, o.target == T_IP6TABLES ? 6 : 4, &out);
 		else
 			emit_ipt(c.plan, o.target == T_IP6TABLES ? 6 : 4, &out);
 		if (o.verify)

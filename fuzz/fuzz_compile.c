@@ -29,6 +29,7 @@
 #include "diag.h"
 #include "emit_ipt.h"
 #include "emit_nft.h"
+#include "coexist.h"
 #include "explain.h"
 #include "graph.h"
 #include "src.h"
@@ -474,6 +475,47 @@ static void check_outputs(const struct plan *p)
 	buf_free(&out);
 }
 
+/* --coexist: the same checks, and what the mode promises: the iptables
+ * file names only chains of its own (no builtin chain, no policy), the
+ * nft table has no drop policy, the hooks script is text. */
+static void check_coexist(const struct plan *p, const struct coexist *cx)
+{
+	struct buf out;
+	buf_init(&out);
+	if (p->target == PLAN_NFT) {
+		emit_nft_coexist(p, cx, EMIT_NFT_DEFAULT_TABLE, &out);
+		show("nft --coexist", &out);
+		check_nft(&out, EMIT_NFT_DEFAULT_TABLE);
+		for (size_t at = 0; at < out.len;) {
+			const char *line = out.data + at;
+			const char *nl = memchr(line, '\n', out.len - at);
+			size_t n = (size_t)(nl - line);
+			if (starts(line, n, "\t\ttype ") && memmem(line, n, "policy drop;", 12))
+				fail("nft --coexist", &out, at, "a base chain with policy drop");
+			at += n + 1;
+		}
+	} else {
+		int family = p->target == PLAN_IP6TABLES ? 6 : 4;
+		emit_ipt_coexist(p, cx, family, &out);
+		show("iptables --coexist", &out);
+		check_ipt("iptables --coexist", &out);
+		for (size_t at = 0; at < out.len;) {
+			const char *line = out.data + at;
+			const char *nl = memchr(line, '\n', out.len - at);
+			size_t n = (size_t)(nl - line);
+			if ((starts(line, n, ":") && !starts(line, n, ":TRC-")) ||
+			    (starts(line, n, "-A ") && !starts(line, n, "-A TRC-")))
+				fail("iptables --coexist", &out, at, "a builtin chain");
+			at += n + 1;
+		}
+		out.len = 0;
+		emit_ipt_hooks(p, family, &out);
+		show("hooks", &out);
+		check_bytes("hooks", &out);
+	}
+	buf_free(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > SRC_MAX_FILE_SIZE)
@@ -528,8 +570,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (t == PLAN_IPTABLES)
 			print_diags(d, size > 0 && (data[0] & 1));
-		if (st == COMPILE_OK)
+		if (st == COMPILE_OK) {
 			check_outputs(c.plan);
+			/* As compile_run builds it under --coexist; refused only
+			 * with an error. */
+			struct diag_ctx *dc = diag_new();
+			const struct coexist *cx = coexist_build(c.plan, c.model_arena, dc);
+			if (cx)
+				check_coexist(c.plan, cx);
+			else if (diag_errors(dc) == 0)
+				abort();
+			diag_free(dc);
+		}
 		compile_free(&c);
 		diag_free(d);
 	}

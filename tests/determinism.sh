@@ -2,7 +2,8 @@
 # Determinism: the output is a function of the source files and the options
 # only. Every golden case (tests/golden/*.tr, with its .args) and every
 # example is compiled for every output (-t iptables, -t ip6tables, -t nft,
-# --explain, --explain=json, --graph) once as a reference, in the case's
+# --explain, --explain=json, --graph, and --coexist: -t iptables, -t nft,
+# --hooks) once as a reference, in the case's
 # directory with a relative path, under a bare environment, LC_ALL=C and
 # TZ=UTC; then again
 #
@@ -144,7 +145,8 @@ compile() {
     ) > "$c_out" 2> "$tmp/err"
 }
 
-modes="-t_iptables -t_ip6tables -t_nft --explain --explain=json --graph"
+modes="-t_iptables -t_ip6tables -t_nft --explain --explain=json --graph
+       -t_iptables_--coexist -t_nft_--coexist --coexist_--hooks"
 
 # check_case DIR BASE ARGSFILE LABEL
 check_case() {
@@ -186,5 +188,6 @@ done
 if [ "$ncases" -eq 0 ]; then
     fail "no cases found (run from the repository root)"
 fi
-echo "determinism: $ncases cases x 6 outputs, variants: $variants"
+# shellcheck disable=SC2086 # count the words of $modes
+echo "determinism: $ncases cases x $(echo $modes | wc -w) outputs, variants: $variants"
 finish

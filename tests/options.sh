@@ -17,6 +17,10 @@
 # --nft-table: every listed name must be refused, in any case; a name
 # ending in '*' stands for its prefix followed by anything.
 #
+# --coexist --hooks: --hooks without --coexist, with -t nft, or with
+# --explain/--graph is a usage error (exit 2, a message naming --hooks,
+# nothing written).
+#
 # Usage: tests/options.sh (from the repository root). Ends "N passed, N failed".
 # Environment: TCPROUTEC (default ./tcproutec).
 set -u
@@ -118,6 +122,44 @@ while IFS= read -r name; do
     refused "$name"
     refused "$(echo "$name" | tr '[:lower:]' '[:upper:]')"
 done < "$tmp/refused"
+
+# ---- --coexist and --hooks ---------------------------------------------------
+
+# misuse WHY ARG...: exit 2, a message about --hooks, no output file.
+misuse() {
+    m_why=$1
+    shift
+    rm -f "$tmp/out.hooks"
+    "$bin" "$@" -o "$tmp/out.hooks" "$src" > "$tmp/stdout" 2> "$tmp/err"
+    m_st=$?
+    if [ "$m_st" -ne 2 ]; then
+        fail "$m_why ($*): exit $m_st, expected 2"
+    elif ! grep -q -- "--hooks" "$tmp/err"; then
+        fail "$m_why ($*): the message does not name --hooks:"
+        sed 's/^/    /' "$tmp/err"
+    elif [ -e "$tmp/out.hooks" ] || [ -s "$tmp/stdout" ]; then
+        fail "$m_why ($*): wrote output despite the usage error"
+    else
+        pass "$m_why is refused: $(head -n 1 "$tmp/err")"
+    fi
+}
+misuse "--hooks without --coexist" --hooks
+misuse "--hooks without --coexist" -t ip6tables --hooks
+misuse "--hooks with -t nft" -t nft --coexist --hooks
+misuse "--hooks with --explain" --coexist --hooks --explain
+misuse "--hooks with --graph" --coexist --hooks --graph
+misuse "--hooks with --verify-live" --coexist --hooks --verify-live /dev/null
+# Both orders of the options, and -t ip6tables: a script, not a ruleset.
+for args in "--coexist --hooks" "--hooks --coexist" "-t ip6tables --hooks --coexist"; do
+    # shellcheck disable=SC2086 # a fixed word list
+    if "$bin" $args "$src" > "$tmp/out" 2> "$tmp/err" &&
+       [ "$(head -n 1 "$tmp/out")" = "#!/bin/sh" ] && sh -n "$tmp/out"; then
+        pass "$args writes a sh script"
+    else
+        fail "$args did not write a sh script:"
+        sed 's/^/    /' "$tmp/err"
+    fi
+done
 
 # accepted NAME: compiles, the table is NAME in every line that names it,
 # and the header records the option (not when NAME is the default).

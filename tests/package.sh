@@ -182,6 +182,7 @@ for f in ./usr/bin/tcproutec \
          ./usr/share/nvim/site/pack/dist-bundle/start/tcproutec \
          ./usr/share/doc/tcproutec/copyright \
          ./usr/share/doc/tcproutec/examples/tcproutec-nft.service \
+         ./usr/share/doc/tcproutec/examples/tcproutec-coexist.service \
          ./usr/share/doc/tcproutec/examples/pre-commit \
          ./usr/share/doc/tcproutec/examples/ci-example.yml \
          ./usr/share/doc/tcproutec/examples/README.md \

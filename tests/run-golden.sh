@@ -2,16 +2,17 @@
 # Golden tests: every tests/golden/NAME.tr and every examples/NAME.tr must
 # compile to bytes identical to its expected neighbours.
 #
-#   tests/golden/NAME.tr   ->  tests/golden/NAME.{v4,v6,nft,explain,json,dot}
+#   tests/golden/NAME.tr   ->  tests/golden/NAME.{v4,v6,nft,explain,json,dot,hooks,hooks6}
 #   examples/NAME.tr       ->  tests/golden/examples/NAME.{v4,v6,nft,explain,json,dot}
 #
 # A case is compiled once for each expected file that exists (.v4 with
 # -t iptables, .v6 with -t ip6tables, .nft with -t nft, .explain with
-# --explain, .json with --explain=json, .dot with --graph). A case with no
-# expected file at all fails; with --update it gets a .v4. Extra
-# arguments, one per line (blank and # lines ignored), come from NAME.args
-# beside the case (for examples: beside the expected files, so that
-# examples/ holds only what users read).
+# --explain, .json with --explain=json, .dot with --graph, .hooks and
+# .hooks6 with -t iptables/ip6tables --hooks, the script of --coexist
+# --hooks). A case with no expected file at all fails; with --update it
+# gets a .v4. Extra arguments, one per line (blank and # lines ignored),
+# come from NAME.args beside the case (for examples: beside the expected
+# files, so that examples/ holds only what users read).
 #
 # Each compile runs in the .tr's own directory with its base name, so that
 # file names in the output are stable. The compile is run three times: to
@@ -49,6 +50,8 @@ target_args() {
         explain) echo "--explain" ;;
         json) echo "--explain=json" ;;
         dot) echo "--graph" ;;
+        hooks) echo "-t iptables --hooks" ;;
+        hooks6) echo "-t ip6tables --hooks" ;;
     esac
 }
 
@@ -68,7 +71,7 @@ run_case() {
     r_dir=$1 r_base=$2 r_exp=$3 r_label=$4
     r_args="$root/$r_exp/$r_base.args"
     exts=""
-    for ext in v4 v6 nft explain json dot; do
+    for ext in v4 v6 nft explain json dot hooks hooks6; do
         [ -f "$r_exp/$r_base.$ext" ] && exts="$exts $ext"
     done
     if [ -z "$exts" ]; then

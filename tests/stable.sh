@@ -37,7 +37,7 @@ passed=0 failed=0
 pass() { passed=$((passed + 1)); }
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 
-outputs=("-t iptables" "-t ip6tables" "-t nft" "--graph")
+outputs=("-t iptables" "-t ip6tables" "-t nft" "--graph" "-t iptables --coexist" "-t nft --coexist")
 
 # edit MODE IN OUT: IN edited in a way that changes no route.
 #   routes   the route blocks (`route NAME {` to a `}` at column 1) reversed

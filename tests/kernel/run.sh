@@ -1,7 +1,8 @@
 #!/bin/bash
 # run.sh: the kernel suite: roundtrip.sh, then traffic.sh, then breadth.sh
 # (IPv6, allow from, affinity, port ranges, interfaces, any address, UDP
-# per flow, reloads), hostile.sh, live.sh (--stats and --verify-live on a
+# per flow, reloads), hostile.sh, coexist.sh (--coexist beside Docker-shaped
+# rules and a host firewall), live.sh (--stats and --verify-live on a
 # loaded host), scale.sh, failover.sh (a pair of fronts: conntrackd, the
 # floating addresses, affinity across the pair), and affinity.sh (hash
 # affinity for a fleet: devices keep their server across connections,
@@ -28,7 +29,7 @@ if [ -n "$reason" ]; then
 fi
 
 status=0
-for script in roundtrip.sh traffic.sh breadth.sh hostile.sh live.sh scale.sh failover.sh affinity.sh; do
+for script in roundtrip.sh traffic.sh breadth.sh hostile.sh coexist.sh live.sh scale.sh failover.sh affinity.sh; do
     echo "== tests/kernel/$script"
     start=$SECONDS
     bash "$here/$script" 2>&1 | tee "$TRC_TMP/out"

@@ -85,6 +85,13 @@ sys.exit(0 if any(":" in s["addr"] for l in e["listeners"] for s in l["servers"]
 golden() {
 	name=$(basename "$1" .tr) exp=$2/$(basename "$1" .tr).expect.json
 	label="golden ${1#"$root"/}"
+	# The tracer models the dedicated gateway: builtin chains, a forward
+	# chain of policy drop. --coexist output (own chains reached by the
+	# hooks script, guards) it does not read yet: said, never passed.
+	if [ -f "$2/$name.args" ] && grep -qx -- '--coexist' "$2/$name.args"; then
+		skip "$label: --coexist output is not traced (tests/kernel/coexist.sh and roundtrip.sh load it)"
+		return 0
+	fi
 	if [ ! -f "$exp" ]; then
 		fail "$label: no ${exp#"$root"/} (write it from the source)"
 		return 0
