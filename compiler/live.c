@@ -550,7 +550,10 @@ static int nft_line(struct listing *l, void *vctx, long lineno, char *line)
 		c->in_map = starts(line, "\tmap ");
 		c->dynamic = c->skipping = false;
 	}
-	/* A dynamic set's elements are the host's clients, not the file. */
+	/* A dynamic set's elements are the host's clients, not the file.
+	 * tcproutec emits none now (affinity is a stateless jhash over slot
+	 * maps, which count like any other); a table of an older version
+	 * kept its affinity clients in such sets. */
 	if (c->in_set && starts(line, "\t\tflags ") && strstr(line, "dynamic"))
 		c->dynamic = true;
 	if (c->skipping || (c->in_set && c->dynamic && starts(line, "\t\telements = {"))) {
@@ -829,6 +832,8 @@ static void test_route(struct route_stats *rs)
 		if ((double)rs->total * rs->declared[i] < LIVE_MIN_EXPECTED)
 			few = true;
 	}
+	/* Affinity's slots count like any route's, but the hash splits the
+	 * client addresses, not the connections: not a sample to test. */
 	if (r->affinity)
 		rs->ts = TS_AFFINITY;
 	else if (k < 2)
@@ -857,7 +862,9 @@ static void test_route(struct route_stats *rs)
 static bool server_z(const struct route_stats *rs, size_t i, double *z)
 {
 	double d = rs->declared[i], n = (double)rs->total;
-	/* Under affinity the draws are not independent: no z. */
+	/* Under affinity a client's address hashes to one slot, so the counts
+	 * are shares of the clients (each with all its connections), not
+	 * independent draws: no z. */
 	if (rs->total == 0 || d <= 0.0 || d >= 1.0 || rs->pr->r->affinity)
 		return false;
 	*z = ((double)rs->count[i] - n * d) / sqrt(n * d * (1.0 - d));
