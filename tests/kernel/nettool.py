@@ -58,6 +58,7 @@ chisq --observed N... --weights W...
 import argparse
 import ctypes
 import errno
+import ipaddress
 import json
 import os
 import selectors
@@ -290,7 +291,18 @@ def judge(res, args, count):
     if extra:
         problems.append("answers from %s" % ", ".join(
             "%s (%d)" % (n, res["names"][n]) for n in extra))
-    wrong = {p: n for p, n in res["peers"].items() if p != args.peer}
+    # --peer A-B: an snat range; every source in it, and more than one
+    # used when the connections went to several servers.
+    if "-" in args.peer:
+        lo, hi = (ipaddress.ip_address(x) for x in args.peer.split("-", 1))
+        wrong = {p: n for p, n in res["peers"].items()
+                 if p == "?" or not lo <= ipaddress.ip_address(p) <= hi}
+        used = sorted(p for p in res["peers"] if p not in wrong)
+        summary += " snat sources: %s" % ", ".join(used)
+        if len(used) < 2 and len([n for n in res["names"].values() if n]) > 1:
+            problems.append("one snat source for several servers: %s" % used)
+    else:
+        wrong = {p: n for p, n in res["peers"].items() if p != args.peer}
     if wrong:
         problems.append("servers saw sources %s, expected only %s" % (
             ", ".join("%s (%d)" % kv for kv in sorted(wrong.items())),

@@ -49,7 +49,7 @@ export LC_ALL=C
 #            I must be 198.51.100.(I+1)
 #   PEER     the source address the servers must see
 #   ROUTE_BACK  none (servers cannot reach the client net) | all
-CASES=(article article-roundrobin iot-mqtt iot-coap weighted-random
+CASES=(article article-roundrobin iot-mqtt iot-coap weighted-random snat-range
        roundrobin-drain dns-none)
 
 ARTICLE_DEFS=(-D public=192.0.2.1 -D private=198.51.100.1
@@ -64,7 +64,7 @@ IOT_DEFS=(-D public=192.0.2.1 -D private=198.51.100.1
           -D 'cache={ 203.0.113.61, 203.0.113.62 }')
 
 set_case() {
-    DEFS=() PROTOS=tcp ADDR=192.0.2.1 PEER=$TRC_FRONT_PRIV ROUTE_BACK=none
+    DEFS=() PROTOS=tcp ADDR=192.0.2.1 PEER=$TRC_FRONT_PRIV ROUTE_BACK=none EXTRA_ADDRS=""
     case "$1" in
         article)
             SRC=examples/article.tr DEFS=("${ARTICLE_DEFS[@]}")
@@ -85,6 +85,11 @@ set_case() {
         roundrobin-drain)  # masquerade
             SRC=tests/kernel/cases/roundrobin-drain.tr
             PORT=8080 BPORT=80 MODE=roundrobin WEIGHTS=(3 0 1 2) ;;
+        snat-range)        # snat to four addresses of the front, at random ports
+            SRC=tests/kernel/cases/snat-range.tr
+            PORT=1883 BPORT=1883 MODE=random WEIGHTS=(1 1 1 1)
+            PEER=198.51.100.250-198.51.100.253
+            EXTRA_ADDRS="198.51.100.250 198.51.100.251 198.51.100.252 198.51.100.253" ;;
         dns-none)          # tcp and udp on one port, snat none
             SRC=tests/kernel/cases/dns-none.tr
             PROTOS="tcp udp" ADDR=192.0.2.53 PORT=53 BPORT=53
@@ -164,6 +169,14 @@ run_one() {
     if [ "$ROUTE_BACK" = all ]; then
         for i in $(seq 1 "$n"); do trc_route_back "$i" on; done
     fi
+    # Addresses of the front that only source NAT uses (snat-range).
+    for i in $EXTRA_ADDRS; do
+        nsx front ip addr add "$i/24" dev trc-priv || {
+            fail "$tag: could not add $i to the front"
+            trc_topology_down
+            return
+        }
+    done
 
     # Controls: without rules, the paths the probes use are open.
     trc_route_back 1 on
