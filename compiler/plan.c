@@ -138,7 +138,7 @@ struct aff_pair {
 	uint64_t cost;      /* -log2(u), smaller wins */
 	uint64_t key;       /* the server's, for ties */
 	uint32_t weight;
-	uint16_t server;
+	uint32_t server;     /* index into the quotas */
 	uint16_t slot;
 };
 
@@ -210,9 +210,9 @@ static void apportion(struct quota *qs, size_t n, uint32_t m, const struct m_rou
 
 /* Gives the free slots (owner[slot] == NONE) to the servers of qs, each
  * slot to the server that ranks it highest among those with quota left. */
-#define AFF_NONE 0xffffu
+#define AFF_NONE 0xffffffffu
 
-static void fill(uint16_t *owner, struct quota *qs, size_t n, uint32_t m, uint32_t seed,
+static void fill(uint32_t *owner, struct quota *qs, size_t n, uint32_t m, uint32_t seed,
 		 const struct m_route *r)
 {
 	size_t np = 0;
@@ -225,7 +225,7 @@ static void fill(uint16_t *owner, struct quota *qs, size_t n, uint32_t m, uint32
 			if (owner[slot] == AFF_NONE)
 				pairs[np++] = (struct aff_pair){
 					neg_log2(mix64(qs[i].key ^ mix64((uint64_t)seed << 32 | slot))),
-					qs[i].key, r->servers[qs[i].server].weight, (uint16_t)i,
+					qs[i].key, r->servers[qs[i].server].weight, (uint32_t)i,
 					(uint16_t)slot};
 	qsort(pairs, np, sizeof(*pairs), cmp_aff_pair);
 	for (size_t i = 0; i < np; i++) {
@@ -233,7 +233,7 @@ static void fill(uint16_t *owner, struct quota *qs, size_t n, uint32_t m, uint32
 		if (owner[pairs[i].slot] != AFF_NONE || !q->q)
 			continue;
 		q->q--;
-		owner[pairs[i].slot] = (uint16_t)q->server;
+		owner[pairs[i].slot] = (uint32_t)q->server;
 	}
 	free(pairs);
 }
@@ -249,12 +249,14 @@ static void affinity_table(struct plan_route *pr, uint32_t seed, struct arena *a
 	const uint32_t m = PLAN_AFF_SLOTS;
 	size_t n = r->nservers;
 	struct quota *qs = xmalloc(xmul(n, sizeof(*qs)));
-	for (size_t i = 0; i < n; i++)
-		qs[i] = (struct quota){.key = server_key(r, i, seed), .server = i};
-	uint16_t *owner = ARENA_ARRAY(a, uint16_t, m);
+	uint32_t *owner = ARENA_ARRAY(a, uint32_t, m);
 	for (uint32_t slot = 0; slot < m; slot++)
 		owner[slot] = AFF_NONE;
+	/* server_key() is linear in the route's servers: only for a table's
+	 * worth of them (drained ones beyond that have no first pass). */
 	if (n <= m) {
+		for (size_t i = 0; i < n; i++)
+			qs[i] = (struct quota){.key = server_key(r, i, seed), .server = i};
 		apportion(qs, n, m, r);
 		fill(owner, qs, n, m, seed, r);
 	}

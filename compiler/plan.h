@@ -60,7 +60,7 @@ struct plan_route {
 	const char *chain;             /* iptables: the route's chain */
 	/* Affinity: server of each of the PLAN_AFF_SLOTS slots (then slots
 	 * is PLAN_AFF_SLOTS and a server's slots is its count there). */
-	uint16_t *aff;
+	uint32_t *aff;
 	/* nft, a route with a chain of its own: where its slots start in
 	 * the shared slot maps. A function of the route's name and of the
 	 * names and spans of the routes it would overlap, not of their
