@@ -579,6 +579,29 @@ static int cmp_span(const void *pa, const void *pb)
 	return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
+/* The addresses lo..hi as nft lists them: "A" alone, "A/N" when they are
+ * one aligned block, "A-B" otherwise. */
+static void put_span(struct buf *out, u128 lo, u128 hi, int family)
+{
+	int bits = family == 6 ? 128 : 32;
+	struct m_addr a;
+	num_addr(lo, family, &a);
+	put_addr(out, &a);
+	u128 size_m1 = hi - lo;
+	int host = 0;
+	while (host < bits && ((size_m1 >> host) & 1))
+		host++;
+	bool prefix = (host == bits || (size_m1 >> host) == 0) &&
+		      (host == 128 || (lo & (((u128)1 << host) - 1)) == 0);
+	if (prefix && host > 0) {
+		buf_printf(out, "/%d", bits - host);
+	} else if (!prefix) {
+		num_addr(hi, family, &a);
+		buf_putc(out, '-');
+		put_addr(out, &a);
+	}
+}
+
 /* An allow list as nft lists an anonymous interval set: overlapping and
  * adjacent networks merged, sorted, each printed as a prefix when it is
  * one and as a range otherwise. */
@@ -605,52 +628,23 @@ static void put_allow(struct buf *out, const struct m_route *r)
 	if (n > 1)
 		buf_puts(out, "{ ");
 	for (size_t i = 0; i < n; i++) {
-		struct m_addr a;
 		if (i)
 			buf_puts(out, ", ");
-		num_addr(v[i].lo, r->family, &a);
-		put_addr(out, &a);
-		u128 size_m1 = v[i].hi - v[i].lo;
-		int host = 0;
-		while (host < bits && ((size_m1 >> host) & 1))
-			host++;
-		bool prefix = (host == bits || (size_m1 >> host) == 0) &&
-			      (host == 128 || (v[i].lo & (((u128)1 << host) - 1)) == 0);
-		if (prefix && host > 0) {
-			buf_printf(out, "/%d", bits - host);
-		} else if (!prefix) {
-			num_addr(v[i].hi, r->family, &a);
-			buf_putc(out, '-');
-			put_addr(out, &a);
-		}
+		put_span(out, v[i].lo, v[i].hi, r->family);
 	}
 	if (n > 1)
 		buf_puts(out, " }");
 	free(v);
 }
 
-/* An snat address, or a range as nft lists it: a prefix when it is one
- * aligned block, "A-B" otherwise; ports then picked at random. */
+/* An snat address, or a range as nft lists it; a range picks its ports
+ * at random. */
 static void put_snat_range(struct buf *out, const struct m_snat *sn)
 {
-	put_addr(out, &sn->addr);
 	u128 lo = addr_num(&sn->addr), hi = addr_num(&sn->last);
-	if (lo == hi)
-		return;
-	int bits = sn->addr.family == 6 ? 128 : 32;
-	u128 size_m1 = hi - lo;
-	int host = 0;
-	while (host < bits && ((size_m1 >> host) & 1))
-		host++;
-	bool prefix = (host == bits || (size_m1 >> host) == 0) &&
-		      (host == 128 || (lo & (((u128)1 << host) - 1)) == 0);
-	if (prefix) {
-		buf_printf(out, "/%d", bits - host);
-	} else {
-		buf_putc(out, '-');
-		put_addr(out, &sn->last);
-	}
-	buf_puts(out, " fully-random");
+	put_span(out, lo, hi, sn->addr.family);
+	if (lo != hi)
+		buf_puts(out, " fully-random");
 }
 
 static void emit_own_chain(struct ctx *c, const struct plan_route *pr)
