@@ -32,20 +32,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/trc-completion.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP
 
-# The options of --help, as tests/options.sh reads them: the words starting
-# with '-' in the option column, cut before '=' or '['.
-help_options() {
-    awk '{
-        match($0, /^ */)
-        if (RLENGTH > 6 || substr($0, RLENGTH + 1, 1) != "-") next
-        col = substr($0, RLENGTH + 1)
-        if ((i = index(col, "  ")) > 0) col = substr(col, 1, i - 1)
-        n = split(col, w, /[ ,]+/)
-        for (j = 1; j <= n; j++)
-            if (w[j] ~ /^-/) { sub(/[=[].*/, "", w[j]); print w[j] }
-    }' | sort -u
-}
-"$bin" --help | help_options > "$tmp/help-options"
+# The options of --help, read as tests/options.sh reads them.
+"$bin" --help | trc_summary_options > "$tmp/help-options"
 [ -s "$tmp/help-options" ] || fail "no options read from $bin --help"
 # Warning names: the designated initialisers of warning_names[] in diag.c.
 sed -n 's/^[[:space:]]*\[W_[A-Z_]*\][[:space:]]*=[[:space:]]*"\([a-z0-9-]*\)".*/\1/p' \

@@ -77,3 +77,20 @@ trc_need_bin() {
         exit 2
     fi
 }
+
+# trc_summary_options: the options of an option summary on stdin (--help, the
+# README block): a line whose first word, after at most six blanks, starts
+# with '-' is an option line; its option column ends at the first two
+# blanks; each word of it that starts with '-' is an option, cut before
+# '=' or '[' (--explain[=FORMAT], --color=WHEN).
+trc_summary_options() {
+    awk '{
+        match($0, /^ */)
+        if (RLENGTH > 6 || substr($0, RLENGTH + 1, 1) != "-") next
+        col = substr($0, RLENGTH + 1)
+        if ((i = index(col, "  ")) > 0) col = substr(col, 1, i - 1)
+        n = split(col, w, /[ ,]+/)
+        for (j = 1; j <= n; j++)
+            if (w[j] ~ /^-/) { sub(/[=[].*/, "", w[j]); print w[j] }
+    }' | sort -u
+}

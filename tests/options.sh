@@ -37,24 +37,7 @@ trap 'exit 130' INT TERM HUP
 
 # ---- every option in --help, the man page and the README -------------------
 
-# summary_options: the options of an option summary on stdin (--help, the
-# README block): a line whose first word, after at most six blanks, starts
-# with '-' is an option line; its option column ends at the first two
-# blanks; each word of it that starts with '-' is an option, cut before
-# '=' or '[' (--explain[=FORMAT], --color=WHEN).
-summary_options() {
-    awk '{
-        match($0, /^ */)
-        if (RLENGTH > 6 || substr($0, RLENGTH + 1, 1) != "-") next
-        col = substr($0, RLENGTH + 1)
-        if ((i = index(col, "  ")) > 0) col = substr(col, 1, i - 1)
-        n = split(col, w, /[ ,]+/)
-        for (j = 1; j <= n; j++)
-            if (w[j] ~ /^-/) { sub(/[=[].*/, "", w[j]); print w[j] }
-    }' | sort -u
-}
-
-"$bin" --help | summary_options > "$tmp/help"
+"$bin" --help | trc_summary_options > "$tmp/help"
 # OPTIONS of the man page: "Fl t" is -t, "Fl -target" is --target.
 awk '/^\.Sh / { in_opts = ($2 == "OPTIONS") }
      in_opts && /^\.It / { for (i = 2; i < NF; i++) if ($i == "Fl") print "-" $(i + 1) }' \
@@ -62,7 +45,7 @@ awk '/^\.Sh / { in_opts = ($2 == "OPTIONS") }
 # The fenced block(s) of the README's "## Options" section.
 awk '/^## / { in_sec = ($0 == "## Options") }
      in_sec && /^```/ { in_code = !in_code; next }
-     in_sec && in_code' "$root/README.md" | summary_options > "$tmp/readme"
+     in_sec && in_code' "$root/README.md" | trc_summary_options > "$tmp/readme"
 
 for list in help man readme; do
     if [ "$(wc -l < "$tmp/$list")" -lt 5 ]; then
