@@ -5,12 +5,14 @@
  * change here must keep tests/kernel/roundtrip.sh byte-identical. */
 #include "emit_ipt.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chain.h"
 #include "coexist.h"
+#include "generation.h"
 #include "report.h"
 
 void emit_ipt_quote(struct buf *out, const char *text)
@@ -42,6 +44,24 @@ static void put_comment(struct buf *out, const char *text)
 
 static void put_addr(struct buf *out, const struct m_addr *a);
 
+/* Each table section ends with the generation marker (generation.h): its
+ * chain is declared after every other (it sorts last), its one rule is
+ * the last of the section and carries the hash of the text above it. */
+static void section_begin(struct buf *out, struct hash64 *gen, const char *table)
+{
+	buf_hash_begin(out, gen);
+	buf_printf(out, "*%s\n", table);
+}
+
+static void section_end(struct buf *out)
+{
+	uint64_t h = buf_hash_end(out);
+	buf_printf(out, "-A " GEN_IPT_CHAIN " -m comment --comment \"" GEN_IPT_COMMENT
+		   "%016" PRIx64 "\"\nCOMMIT\n", h);
+}
+
+#define GEN_DECLARE ":" GEN_IPT_CHAIN " - [0:0]\n"
+
 /* --coexist: tcproutec's own forward chain, jumped to first from FORWARD
  * (--hooks). Our connections and their replies are accepted there, so
  * that a foreign policy DROP (Docker's) does not drop them; with `policy
@@ -49,7 +69,9 @@ static void put_addr(struct buf *out, const struct m_addr *a);
  * (not DNATed) are dropped; everything else returns to the host's rules. */
 static void emit_filter_coexist(const struct coexist *cx, int family, struct buf *out)
 {
-	buf_puts(out, "*filter\n:" COEXIST_CHAIN_FWD " - [0:0]\n");
+	struct hash64 gen;
+	section_begin(out, &gen, "filter");
+	buf_puts(out, ":" COEXIST_CHAIN_FWD " - [0:0]\n" GEN_DECLARE);
 	buf_printf(out, "-A " COEXIST_CHAIN_FWD " -m conntrack --ctstate RELATED,ESTABLISHED "
 		   "-m connmark --mark 0x%x/0x%x", PLAN_MARK_OURS, PLAN_MARK_OURS);
 	put_comment(out, cx->replies);
@@ -75,15 +97,17 @@ static void emit_filter_coexist(const struct coexist *cx, int family, struct buf
 		put_comment(out, g->pr->place);
 		buf_puts(out, " -j DROP\n");
 	}
-	buf_puts(out, "COMMIT\n");
+	section_end(out);
 }
 
 static void emit_filter(const struct plan *p, struct buf *out)
 {
 	const struct model *m = p->m;
-	buf_puts(out, "*filter\n:INPUT ACCEPT [0:0]\n");
+	struct hash64 gen;
+	section_begin(out, &gen, "filter");
+	buf_puts(out, ":INPUT ACCEPT [0:0]\n");
 	buf_printf(out, ":FORWARD %s [0:0]\n", m->forward_accept ? "ACCEPT" : "DROP");
-	buf_puts(out, ":OUTPUT ACCEPT [0:0]\n");
+	buf_puts(out, ":OUTPUT ACCEPT [0:0]\n" GEN_DECLARE);
 	if (!m->forward_accept) {
 		buf_puts(out, "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED");
 		put_comment(out, p->policy_place[0]);
@@ -93,7 +117,7 @@ static void emit_filter(const struct plan *p, struct buf *out)
 		put_comment(out, p->policy_place[1]);
 		buf_puts(out, " -j ACCEPT\n");
 	}
-	buf_puts(out, "COMMIT\n");
+	section_end(out);
 }
 
 /* A user chain of the nat table: a route's, or (affinity) a server's. */
@@ -328,7 +352,8 @@ static void emit_snats(const struct plan *p, int family, const char *post,
  * among the routes' in save order. */
 static void emit_nat(const struct plan *p, int family, bool coexist, struct buf *out)
 {
-	buf_puts(out, "*nat\n");
+	struct hash64 gen;
+	section_begin(out, &gen, "nat");
 	if (!coexist)
 		buf_puts(out, ":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
 			      ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
@@ -361,6 +386,7 @@ static void emit_nat(const struct plan *p, int family, bool coexist, struct buf 
 	qsort(chains, n, sizeof(*chains), cmp_chain);
 	for (size_t i = 0; i < n; i++)
 		buf_printf(out, ":%s - [0:0]\n", chains[i].name);
+	buf_puts(out, GEN_DECLARE);
 
 	if (!coexist) {
 		emit_dispatches(p, family, "PREROUTING", out);
@@ -377,7 +403,7 @@ static void emit_nat(const struct plan *p, int family, bool coexist, struct buf 
 			emit_route_chain(out, p, chains[i].route);
 	}
 	free(chains);
-	buf_puts(out, "COMMIT\n");
+	section_end(out);
 }
 
 void emit_ipt(const struct plan *p, int family, struct buf *out)

@@ -20,11 +20,13 @@
  * maps list in insertion order. */
 #include "emit_nft.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coexist.h"
+#include "generation.h"
 #include "report.h"
 
 /* ---- map elements ------------------------------------------------------ */
@@ -844,6 +846,8 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 	for (size_t i = 0; i < ARRAY_LEN(all); i++)
 		buf_printf(out, "table %s %s\ndelete table %s %s\n", all[i], table,
 			   all[i], table);
+	struct hash64 gen;
+	buf_hash_begin(out, &gen);
 	buf_printf(out, "table %s %s {", family, table);
 
 	struct group *groups = xmalloc(xmul(m->nroutes ? m->nroutes : 1, sizeof(*groups)));
@@ -893,7 +897,8 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 		emit_forward_coexist(&c, guarded);
 	else
 		emit_forward(&c);
-	buf_puts(out, "}\n");
+	buf_printf(out, "\n\tchain " GEN_NFT_CHAIN "%016" PRIx64 " {\n\t}\n}\n",
+		   buf_hash_end(out));
 
 	free(groups);
 }

@@ -151,12 +151,38 @@ void buf_init(struct buf *b)
 	b->len = b->cap = 0;
 	b->sink = -1;
 	b->sink_errno = 0;
+	b->hash = NULL;
+	b->hashed = 0;
+}
+
+static void buf_hash_pending(struct buf *b)
+{
+	if (b->hash && b->len > b->hashed)
+		hash64_update(b->hash, b->data + b->hashed, b->len - b->hashed);
+	b->hashed = b->len;
+}
+
+void buf_hash_begin(struct buf *b, struct hash64 *h)
+{
+	hash64_init(h);
+	b->hash = h;
+	b->hashed = b->len;
+}
+
+uint64_t buf_hash_end(struct buf *b)
+{
+	buf_hash_pending(b);
+	uint64_t v = hash64_final(b->hash);
+	b->hash = NULL;
+	return v;
 }
 
 bool buf_flush(struct buf *b)
 {
 	if (b->sink < 0)
 		return true;
+	buf_hash_pending(b);
+	b->hashed = 0;
 	const char *p = b->data;
 	size_t n = b->len;
 	while (n > 0 && !b->sink_errno) {
@@ -331,4 +357,53 @@ uint32_t fnv1a32(const char *s)
 		h *= 16777619u;
 	}
 	return h;
+}
+
+#define HASH64_K 0x9e3779b97f4a7c15ull
+
+static uint64_t hash64_word(uint64_t h, const unsigned char *p)
+{
+	uint64_t w = 0;
+	for (int i = 7; i >= 0; i--)    /* little-endian, on any host */
+		w = w << 8 | p[i];
+	h ^= w;
+	h *= HASH64_K;
+	return h ^ (h >> 29);
+}
+
+void hash64_init(struct hash64 *s)
+{
+	*s = (struct hash64){.h = HASH64_K};
+}
+
+void hash64_update(struct hash64 *s, const void *vp, size_t n)
+{
+	const unsigned char *p = vp;
+	s->len += n;
+	if (s->ntail) {
+		while (n > 0 && s->ntail < 8) {
+			s->tail[s->ntail++] = *p++;
+			n--;
+		}
+		if (s->ntail < 8)
+			return;
+		s->h = hash64_word(s->h, s->tail);
+		s->ntail = 0;
+	}
+	for (; n >= 8; p += 8, n -= 8)
+		s->h = hash64_word(s->h, p);
+	memcpy(s->tail, p, n);
+	s->ntail = (unsigned)n;
+}
+
+uint64_t hash64_final(const struct hash64 *s)
+{
+	unsigned char last[8] = {0};
+	memcpy(last, s->tail, s->ntail);
+	uint64_t h = hash64_word(s->h, last) ^ s->len;
+	h ^= h >> 33;           /* murmur3's fmix64 */
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb93fe53a87d4ull;
+	return h ^ (h >> 33);
 }

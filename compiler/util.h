@@ -41,20 +41,40 @@ char *arena_printf(struct arena *a, const char *fmt, ...) TRC_PRINTF(2, 3);
 #define ARENA_NEW(a, type) ((type *)arena_alloc((a), sizeof(type)))
 #define ARENA_ARRAY(a, type, n) ((type *)arena_alloc((a), xmul((n), sizeof(type))))
 
+/* A streaming 64-bit hash of bytes: the same value however the bytes are
+ * cut into updates. Eight bytes a step, then the murmur3 finaliser; for
+ * telling generations of a ruleset apart, not against an adversary. */
+struct hash64 {
+	uint64_t h, len;
+	unsigned char tail[8];
+	unsigned ntail;
+};
+void hash64_init(struct hash64 *s);
+void hash64_update(struct hash64 *s, const void *p, size_t n);
+uint64_t hash64_final(const struct hash64 *s);
+
 /* A growable byte buffer. With a sink (a file descriptor), it writes out
  * what it holds whenever that passes BUF_FLUSH_AT, so a large ruleset
- * never sits whole in memory; sink_errno keeps the first write error. */
+ * never sits whole in memory; sink_errno keeps the first write error.
+ * With a hash attached, every byte added from then on goes through it
+ * before it leaves the buffer. */
 struct buf {
 	char *data;
 	size_t len, cap;
 	int sink;             /* -1: none */
 	int sink_errno;
+	struct hash64 *hash;  /* NULL: none */
+	size_t hashed;        /* data[0, hashed) went through the hash */
 };
 #define BUF_FLUSH_AT (1u << 20)
 void buf_init(struct buf *b);
 /* Writes out what the buffer holds to its sink; false on a write error. */
 bool buf_flush(struct buf *b);
 void buf_free(struct buf *b);
+/* Starts hashing what is added to b from now on, into h. */
+void buf_hash_begin(struct buf *b, struct hash64 *h);
+/* Stops hashing; returns the hash of the bytes added since the begin. */
+uint64_t buf_hash_end(struct buf *b);
 void buf_add(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
