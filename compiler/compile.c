@@ -7,6 +7,8 @@
 #include "parse.h"
 #include "sema.h"
 
+#include <stdlib.h>
+
 /* -D values are parsed by the grammar itself, as a define line. */
 static void parse_overrides(struct compile *c, struct parse_ctx *pc,
 			    const struct compile_opts *o, struct ast_file *overrides)
@@ -68,6 +70,10 @@ enum compile_status compile_run(struct compile *c, const struct compile_opts *o,
 	}
 	if (diag_errors(d))
 		return COMPILE_ERRORS;
+	if (o->output_base) {
+		free((char *)main_file->base);
+		main_file->base = xstrdup(o->output_base);
+	}
 	/* The semantic pass reads each statement as the parser makes it. */
 	pc.out = &file;
 	c->sema = sema_new(c->model_arena, d, &overrides, main_file);

@@ -30,6 +30,10 @@ struct compile_opts {
 	const char *const *options;
 	size_t noptions;
 	bool coexist;             /* --coexist: also build c->coexist */
+	/* Non-NULL: the main file's base name as the output shows it, in
+	 * place of its own (--since compiles OLD under NEW's name, as the
+	 * host's rules name it). */
+	const char *output_base;
 };
 
 enum compile_status {

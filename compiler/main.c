@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "compile.h"
+#include "delta.h"
 #include "diag.h"
 #include "emit_ipt.h"
 #include "emit_nft.h"
@@ -19,6 +21,7 @@
 #include "graph.h"
 #include "live.h"
 #include "out.h"
+#include "report.h"
 #include "verify.h"
 
 enum target { T_IPTABLES, T_IP6TABLES, T_NFT };
@@ -37,6 +40,8 @@ struct options {
 	const char *verify_live;  /* --verify-live: the host's listing */
 	int stats;            /* --stats: 0, LIVE_TEXT or LIVE_JSON */
 	const char *live;     /* --stats: the host's listing (first operand) */
+	const char *since;    /* --since: the source the host was loaded from */
+	const char *cleanup;  /* --conntrack-cleanup: the script to write */
 	int color;            /* -1 auto, 0 never, 1 always */
 	struct vec includes;  /* const char * */
 	struct vec defines;   /* const char *, NAME=VALUE */
@@ -64,6 +69,12 @@ static void usage(FILE *f)
 	      "      --graph           print the routes as a Graphviz DOT graph\n"
 	      "      --verify FILE     compare FILE with the compiled output;\n"
 	      "                        if it is stale print a diff, exit 1\n"
+	      "      --since OLD.tr    write a delta instead: what changes a host that\n"
+	      "                        runs OLD.tr's output into this one (nft -f,\n"
+	      "                        iptables-restore --noflush); guarded\n"
+	      "      --conntrack-cleanup FILE  with --since: also write FILE, a sh\n"
+	      "                        script that ends the UDP flows to servers\n"
+	      "                        that went (conntrack -D)\n"
 	      "      --coexist         share the host with Docker and a host firewall:\n"
 	      "                        own chains or table only, no drop policy\n"
 	      "      --hooks           with --coexist (iptables, ip6tables): write the\n"
@@ -182,7 +193,7 @@ static void parse_args(int argc, char **argv, struct options *o,
 {
 	enum { OPT_CHECK = 256, OPT_COLOR, OPT_NFT_TABLE, OPT_EXPLAIN, OPT_GRAPH,
 	       OPT_VERIFY, OPT_AFF_SEED, OPT_VERIFY_LIVE, OPT_STATS, OPT_COEXIST,
-	       OPT_HOOKS };
+	       OPT_HOOKS, OPT_SINCE, OPT_CLEANUP };
 	static const struct option longopts[] = {
 		{"target", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
@@ -192,6 +203,8 @@ static void parse_args(int argc, char **argv, struct options *o,
 		{"verify", required_argument, NULL, OPT_VERIFY},
 		{"coexist", no_argument, NULL, OPT_COEXIST},
 		{"hooks", no_argument, NULL, OPT_HOOKS},
+		{"since", required_argument, NULL, OPT_SINCE},
+		{"conntrack-cleanup", required_argument, NULL, OPT_CLEANUP},
 		{"verify-live", required_argument, NULL, OPT_VERIFY_LIVE},
 		{"stats", optional_argument, NULL, OPT_STATS},
 		{"nft-table", required_argument, NULL, OPT_NFT_TABLE},
@@ -292,6 +305,12 @@ static void parse_args(int argc, char **argv, struct options *o,
 		case OPT_HOOKS:
 			o->hooks = true;
 			break;
+		case OPT_SINCE:
+			o->since = optarg;
+			break;
+		case OPT_CLEANUP:
+			o->cleanup = optarg;
+			break;
 		case OPT_VERIFY_LIVE:
 			o->verify_live = optarg;
 			break;
@@ -362,6 +381,19 @@ static void parse_args(int argc, char **argv, struct options *o,
 		die_usage("%s", "--verify-live takes no -o");
 	if (live && strcmp(live, "-") == 0 && strcmp(o->input, "-") == 0)
 		die_usage("%s", "the listing and the source cannot both be standard input");
+	/* --since writes a delta of the ruleset, nothing else. */
+	if (o->since && (o->check || o->explain || o->graph || o->verify || o->hooks ||
+			 o->verify_live || o->stats))
+		die_usage("%s", "--since cannot be combined with --check, --explain, --graph, "
+			  "--verify, --hooks, --verify-live or --stats");
+	if (o->cleanup && !o->since)
+		die_usage("%s", "--conntrack-cleanup needs --since (the flows to end are those "
+			  "of the servers that went since OLD)");
+	if (o->cleanup && (strcmp(o->cleanup, "-") == 0 || strcmp(o->cleanup, o->output) == 0))
+		die_usage("%s", "--conntrack-cleanup wants a file of its own, not standard "
+			  "output or the -o file");
+	if (o->since && strcmp(o->since, "-") == 0 && strcmp(o->input, "-") == 0)
+		die_usage("%s", "--since OLD and FILE cannot both be standard input");
 	/* --verify writes nothing, and reads its file once. */
 	if (o->verify && (o->check || strcmp(o->output, "-") != 0 ||
 			  (strcmp(o->verify, "-") == 0 && strcmp(o->input, "-") == 0)))
@@ -397,6 +429,104 @@ static void output_options(const struct options *o, struct vec *words)
 		vec_push(words, "--coexist");
 	if (o->hooks)
 		vec_push(words, "--hooks");
+}
+
+/* The full output of the chosen target and mode (not --hooks), as it is
+ * written. */
+static void emit_full(const struct options *o, const struct compile *c, struct buf *out)
+{
+	int family = o->target == T_IP6TABLES ? 6 : 4;
+	if (o->target == T_NFT && o->coexist)
+		emit_nft_coexist(c->plan, c->coexist, o->nft_table, out);
+	else if (o->target == T_NFT)
+		emit_nft(c->plan, o->nft_table, out);
+	else if (o->coexist)
+		emit_ipt_coexist(c->plan, c->coexist, family, out);
+	else
+		emit_ipt(c->plan, family, out);
+}
+
+/* --since: compiles OLD as the source was compiled (same options), then
+ * writes the delta from its output to new's. Returns an exit status. */
+static int write_delta(const struct options *o, const struct compile_opts *co,
+		       const struct compile *c, bool color)
+{
+	struct compile_opts oco = *co;
+	oco.input = o->since;
+	oco.display = strcmp(o->since, "-") == 0 ? "<stdin>" : o->since;
+	/* The host's rules name the file they were compiled from by its base
+	 * name, which is NEW's unless the file was renamed (then the guard
+	 * refuses the delta: nothing is lost but its speed). */
+	oco.output_base = c->model->source;
+	/* OLD is what the host runs: its warnings are old news. */
+	struct diag_ctx *od = diag_new();
+	struct compile old;
+	enum compile_status cs = compile_run(&old, &oco, od);
+	int status = 0;
+	if (cs == COMPILE_UNREADABLE) {
+		fprintf(stderr, "tcproutec: --since: %s\n", old.error);
+		status = 2;
+	} else if (cs != COMPILE_OK) {
+		diag_print(od, stderr, color);
+		fprintf(stderr, "tcproutec: --since: %s has errors: the delta needs the source "
+			"the host was loaded from, as it compiled then\n", oco.display);
+		status = 1;
+	}
+	if (status) {
+		compile_free(&old);
+		diag_free(od);
+		return status;
+	}
+	struct buf a, b, header, out;
+	buf_init(&a);
+	buf_init(&b);
+	buf_init(&header);
+	buf_init(&out);
+	emit_full(o, &old, &a);
+	emit_full(o, c, &b);
+	/* OLD by its base name, as a source's name shows in any output. */
+	const char *slash = strrchr(o->since, '/');
+	char *base = xstrdup(strcmp(o->since, "-") == 0 ? "-" : slash && slash[1] ? slash + 1
+										  : o->since);
+	for (char *p = base; *p; p++)
+		if (!strchr(SRC_BASE_CHARS, *p) && strcmp(base, "-") != 0)
+			*p = '_';
+	report_delta_header(c->plan, base, o->target == T_NFT, &header);
+	struct delta_counts n;
+	char err[512];
+	if (!delta_make(o->target == T_NFT, &a, &b, buf_cstr(&header), &out, &n, err,
+			sizeof(err))) {
+		fprintf(stderr, "tcproutec: %s\n", err);
+		status = 2;
+	} else if (!out_write(o->output, &out, err, sizeof(err))) {
+		fprintf(stderr, "tcproutec: %s\n", err);
+		status = 2;
+	} else if (o->cleanup) {
+		struct buf script, head;
+		buf_init(&script);
+		buf_init(&head);
+		buf_printf(&head, "# Generated by tcproutec %s from %s; do not edit, edit the "
+			   "source and recompile.\n# The UDP flows to end after the delta from "
+			   "%s to %s (--conntrack-cleanup):\n# those to a server that no longer "
+			   "stands behind their listener. TCP is never touched.\n", TRC_VERSION,
+			   c->model->source, base, c->model->source);
+		cleanup_script(old.model, c->model, o->target == T_NFT ? 0 :
+			       o->target == T_IP6TABLES ? 6 : 4, buf_cstr(&head), &script);
+		if (!out_write(o->cleanup, &script, err, sizeof(err))) {
+			fprintf(stderr, "tcproutec: %s\n", err);
+			status = 2;
+		}
+		buf_free(&script);
+		buf_free(&head);
+	}
+	free(base);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&header);
+	buf_free(&out);
+	compile_free(&old);
+	diag_free(od);
+	return status;
 }
 
 /* The stdlib of the source tree when run from it, else the installed one. */
@@ -463,7 +593,6 @@ int main(int argc, char **argv)
 	};
 	struct compile c;
 	enum compile_status cs = compile_run(&c, &co, d);
-	free(stdlib);
 	int status = 0;
 	if (cs == COMPILE_UNREADABLE) {
 		fprintf(stderr, "tcproutec: %s\n", c.error);
@@ -475,7 +604,9 @@ int main(int argc, char **argv)
 		status = 1;
 		goto done;
 	}
-	if (o.verify_live || o.stats) {
+	if (o.since) {
+		status = write_delta(&o, &co, &c, color);
+	} else if (o.verify_live || o.stats) {
 		struct buf compiled, report;
 		buf_init(&compiled);
 		buf_init(&report);
@@ -520,14 +651,8 @@ int main(int argc, char **argv)
 			graph_print(c.plan, &out);
 		else if (o.hooks)
 			emit_ipt_hooks(c.plan, o.target == T_IP6TABLES ? 6 : 4, &out);
-		else if (o.target == T_NFT && o.coexist)
-			emit_nft_coexist(c.plan, c.coexist, o.nft_table, &out);
-		else if (o.target == T_NFT)
-			emit_nft(c.plan, o.nft_table, &out);
-		else if (o.coexist)
-			emit_ipt_coexist(c.plan, c.coexist, o.target == T_IP6TABLES ? 6 : 4, &out);
 		else
-			emit_ipt(c.plan, o.target == T_IP6TABLES ? 6 : 4, &out);
+			emit_full(&o, &c, &out);
 		if (o.verify)
 			status = verify_file(o.verify, display, &out, stdout);
 		else if (!out_commit(&of, &out, err, sizeof(err))) {
@@ -537,6 +662,7 @@ int main(int argc, char **argv)
 		buf_free(&out);
 	}
 done:
+	free(stdlib);
 	compile_free(&c);
 	diag_free(d);
 	vec_free(&o.includes);
