@@ -17,6 +17,8 @@
 #define COEXIST_CHAIN_PRE CHAIN_PREFIX "PREROUTING"    /* nat PREROUTING */
 #define COEXIST_CHAIN_POST CHAIN_PREFIX "POSTROUTING"  /* nat POSTROUTING */
 #define COEXIST_CHAIN_FWD CHAIN_PREFIX "FORWARD"       /* filter FORWARD */
+/* The comment of each jump the --hooks script installs. */
+#define COEXIST_HOOK_COMMENT "tcproutec"
 
 /* A declared server endpoint: new connections to it that no route
  * translated are dropped. A server that keeps the port is guarded on

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "chain.h"
+#include "coexist.h"
 #include "explain.h"
 #include "verify.h"
 
@@ -155,7 +156,32 @@ static uint64_t parse_u64(const char *s, const char **end)
 struct ipt_ctx {
 	const struct listing *ref;   /* the compiled file; NULL: this is it */
 	struct ipt_table *cur;
+	bool hooks;                  /* the compiled file is --coexist's: add
+				      * the jumps its --hooks script installs */
+	bool hooked;                 /* added to the current table */
 };
+
+/* The jumps of `tcproutec --coexist --hooks`, as iptables-save prints
+ * them, where it prints them: after the declarations, before the first
+ * rule of our own chains (a hook is the first rule of its builtin chain,
+ * and builtin chains are listed first). */
+static void add_hooks(struct ipt_ctx *c)
+{
+	if (!c->hooks || c->hooked || !c->cur)
+		return;
+	c->hooked = true;
+	static const struct {
+		const char *table, *chain, *target;
+	} hooks[] = {
+		{"nat", "PREROUTING", COEXIST_CHAIN_PRE},
+		{"nat", "POSTROUTING", COEXIST_CHAIN_POST},
+		{"filter", "FORWARD", COEXIST_CHAIN_FWD},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(hooks); i++)
+		if (strcmp(c->cur->name, hooks[i].table) == 0)
+			buf_printf(&c->cur->body, "-A %s -m comment --comment " COEXIST_HOOK_COMMENT
+				   " -j %s\n", hooks[i].chain, hooks[i].target);
+}
 
 static struct ipt_table *ipt_find(const struct listing *l, const char *name)
 {
@@ -239,7 +265,9 @@ static int ipt_line(struct listing *l, void *vctx, long lineno, char *line)
 	if (strcmp(line, "COMMIT") == 0) {
 		if (!c->cur)
 			return bad_line(l, lineno, "COMMIT outside a table", line);
+		add_hooks(c);
 		c->cur = NULL;
+		c->hooked = false;
 		return LIVE_SAME;
 	}
 	if (line[0] != ':' && line[0] != '[' && !starts(line, "-A "))
@@ -268,6 +296,7 @@ static int ipt_line(struct listing *l, void *vctx, long lineno, char *line)
 		return LIVE_SAME;
 	}
 
+	add_hooks(c);
 	uint64_t packets = 0;
 	bool counted = false;
 	char *rule = line;
@@ -338,9 +367,10 @@ static void ipt_view(struct listing *l, const struct listing *ref)
 	}
 }
 
-static int ipt_parse(struct listing *l, const char *s, size_t n, const struct listing *ref)
+static int ipt_parse(struct listing *l, const char *s, size_t n, const struct listing *ref,
+		     bool hooks)
 {
-	struct ipt_ctx c = {.ref = ref};
+	struct ipt_ctx c = {.ref = ref, .hooks = hooks};
 	int status = each_line(s, n, l, &c, ipt_line);
 	if (status == LIVE_SAME && c.cur) {
 		fprintf(stderr, "tcproutec: %s: ends inside table '%s' (no COMMIT)\n",
@@ -571,6 +601,65 @@ static int nft_line(struct listing *l, void *vctx, long lineno, char *line)
 	return LIVE_SAME;
 }
 
+struct block {
+	const char *p;
+	size_t n;             /* its lines, the last newline included */
+};
+
+static int cmp_block(const void *pa, const void *pb)
+{
+	const struct block *a = pa, *b = pb;
+	int c = memcmp(a->p, b->p, a->n < b->n ? a->n : b->n);
+	return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+/* The table's maps, sets and chains in order of their first lines: nft
+ * lists them in the order they were made, which a --since delta changes
+ * (a chain it adds comes last) and which means nothing to a packet. */
+static void sort_blocks(struct buf *view)
+{
+	const char *s = view->data, *end = s + view->len;
+	struct block *v = NULL;
+	size_t nv = 0, cap = 0;
+	const char *body = NULL;    /* after the table's first line */
+	for (const char *p = s; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		if (!body) {
+			body = next;
+		} else if (p + 6 <= end && memcmp(p, "table ", 6) == 0) {
+			nv = 0;     /* two tables (drift): listed as they are */
+			break;
+		} else if (p[0] == '\t' && p + 1 < end && p[1] >= 'a' && p[1] <= 'z') {
+			if (nv == cap) {
+				cap = cap ? 2 * cap : 16;
+				v = xrealloc(v, xmul(cap, sizeof(*v)));
+			}
+			v[nv++] = (struct block){p, (size_t)(next - p)};
+		} else if (nv && p[0] != '\n' && !(p[0] == '}' && next == end)) {
+			v[nv - 1].n = (size_t)(next - v[nv - 1].p);
+		}
+		p = next;
+	}
+	if (nv < 2) {
+		free(v);
+		return;
+	}
+	qsort(v, nv, sizeof(*v), cmp_block);
+	struct buf out;
+	buf_init(&out);
+	buf_add(&out, s, (size_t)(body - s));
+	for (size_t i = 0; i < nv; i++) {
+		if (i)
+			buf_putc(&out, '\n');
+		buf_add(&out, v[i].p, v[i].n);
+	}
+	buf_puts(&out, "}\n");
+	free(v);
+	buf_free(view);
+	*view = out;
+}
+
 static int nft_parse(struct listing *l, const char *s, size_t n, const char *table,
 		     bool *found)
 {
@@ -582,6 +671,8 @@ static int nft_parse(struct listing *l, const char *s, size_t n, const char *tab
 		status = LIVE_ERROR;
 	}
 	*found = c.found;
+	if (status == LIVE_SAME && c.found)
+		sort_blocks(&l->view);
 	return status;
 }
 
@@ -632,9 +723,9 @@ static int load(const struct plan *p, const struct live_opts *o, const struct bu
 		if (status == LIVE_SAME)
 			status = nft_parse(have, text.data, text.len, o->nft_table, &have->found);
 	} else if (status == LIVE_SAME) {
-		status = ipt_parse(want, c, compiled->len, NULL);
+		status = ipt_parse(want, c, compiled->len, NULL, o->coexist);
 		if (status == LIVE_SAME)
-			status = ipt_parse(have, text.data, text.len, want);
+			status = ipt_parse(have, text.data, text.len, want, false);
 		if (status == LIVE_SAME && have->family_hint && have->family_hint != o->family) {
 			fprintf(stderr, "tcproutec: %s was made by %s, but the target is %s "
 				"(-t %s)\n", what, have->family_hint == 6 ? "ip6tables-save" :

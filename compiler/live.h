@@ -44,6 +44,8 @@ struct live_opts {
 	const char *source;       /* the source's name, for messages */
 	const char *nft_table;    /* nft: the table */
 	int family;               /* iptables targets: 4 or 6; nft: 0 */
+	bool coexist;             /* compiled with --coexist: iptables, the host
+				   * also has the jumps of --hooks */
 };
 
 /* Compares LIVE with `compiled` (what the source compiles to for the

@@ -610,15 +610,13 @@ int main(int argc, char **argv)
 		struct buf compiled, report;
 		buf_init(&compiled);
 		buf_init(&report);
-		if (o.target == T_NFT)
-			emit_nft(c.plan, o.nft_table, &compiled);
-		else
-			emit_ipt(c.plan, o.target == T_IP6TABLES ? 6 : 4, &compiled);
+		emit_full(&o, &c, &compiled);
 		struct live_opts lo = {
 			.path = o.verify_live ? o.verify_live : o.live,
 			.source = display,
 			.nft_table = o.nft_table,
 			.family = o.target == T_NFT ? 0 : o.target == T_IP6TABLES ? 6 : 4,
+			.coexist = o.coexist,
 		};
 		if (o.verify_live) {
 			status = live_verify(c.plan, &lo, &compiled, stdout);
