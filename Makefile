@@ -124,6 +124,7 @@ trace: tcproutec
 verify-cli: tcproutec
 	tests/verify.sh
 	tests/output.sh
+	tests/delta.sh
 
 # --stats and --verify-live on recorded listings (tests/live/listings).
 live: tcproutec
