@@ -47,6 +47,7 @@ test-asan: asan-build
 	done
 	env $(ASAN_ENV) TCPROUTEC=$(ASAN_B)/tcproutec tests/run-golden.sh
 	env $(ASAN_ENV) TCPROUTEC=$(ASAN_B)/tcproutec tests/run-errors.sh
+	env $(ASAN_ENV) TCPROUTEC=$(CURDIR)/$(ASAN_B)/tcproutec tests/delta.sh
 
 # Golden cases as tests/run-golden.sh runs them: from the .tr's directory,
 # once per expected file (.v4 -t iptables, .v6 -t ip6tables, .nft -t nft,
