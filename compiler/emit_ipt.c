@@ -329,7 +329,7 @@ static void emit_snats(const struct plan *p, int family, const char *post,
 	const struct model *m = p->m;
 	for (size_t c = SNAT_CLASS_MASQUERADE; c < m->nsnats; c++) {
 		const struct m_snat *sn = &m->snats[c];
-		if (!plan_family_uses_snat(p, family, sn->cls))
+		if (!sn->kind || !plan_family_uses_snat(p, family, sn->cls))
 			continue;
 		buf_printf(out, "-A %s -m connmark --mark 0x%x/0x%x", post,
 			   PLAN_MARK_OURS | sn->cls << 16, PLAN_MARK_MASK);

@@ -697,6 +697,8 @@ static void emit_postrouting(struct ctx *c, const bool present[2])
 			 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 	for (size_t k = SNAT_CLASS_MASQUERADE; k < m->nsnats; k++) {
 		const struct m_snat *sn = &m->snats[k];
+		if (!sn->kind)
+			continue;       /* a class no setting has */
 		if (!(present[0] && plan_family_uses_snat(c->p, 4, sn->cls)) &&
 		    !(present[1] && plan_family_uses_snat(c->p, 6, sn->cls)))
 			continue;

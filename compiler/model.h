@@ -42,7 +42,7 @@ struct m_server {
 };
 
 /* A distinct source rewrite. Class 0 is `snat none`, 1 `masquerade`, then
- * one per distinct address, in order of first use. */
+ * one per distinct address (or range), placed by a hash of it (sema.c). */
 struct m_snat {
 	enum m_snat_kind kind;
 	struct m_addr addr;   /* M_SNAT_ADDR: the first address */
@@ -94,7 +94,7 @@ struct model {
 	const struct src_file *file;  /* the main file */
 	struct m_route *routes;
 	size_t nroutes;
-	struct m_snat *snats; /* by class */
+	struct m_snat *snats; /* by class; kind 0: a class not in use */
 	size_t nsnats;
 	bool forward_accept;
 	bool policy_explicit;

@@ -587,6 +587,8 @@ struct plan *plan_build(const struct model *m, enum plan_target t,
 	p->snat_place = ARENA_ARRAY(a, const char *, m->nsnats);
 	for (size_t k = SNAT_CLASS_MASQUERADE; k < m->nsnats; k++) {
 		const struct m_snat *sn = &m->snats[k];
+		if (!sn->kind)
+			continue;       /* a class no setting has */
 		text.len = 0;
 		if (sn->kind == M_SNAT_MASQUERADE) {
 			buf_printf(&text, "%s: snat masquerade", m->source);

@@ -203,29 +203,68 @@ bool sema_route(struct sema *s, const struct ast_stmt *st)
 	return false;
 }
 
-static int cmp_snat(const void *pa, const void *pb)
+/* Where a snat setting's class search starts: a hash of the setting
+ * (FNV-1a of its family and addresses), so that its class, and so its
+ * mark, depends on it alone. */
+static unsigned snat_home(const struct m_snat *sn)
+{
+	uint32_t h = 2166136261u;
+	unsigned char fam = (unsigned char)sn->addr.family;
+	h = (h ^ fam) * 16777619u;
+	for (size_t i = 0; i < sizeof(sn->addr.bytes); i++)
+		h = (h ^ sn->addr.bytes[i]) * 16777619u;
+	for (size_t i = 0; i < sizeof(sn->last.bytes); i++)
+		h = (h ^ sn->last.bytes[i]) * 16777619u;
+	return 2 + h % (SNAT_MAX_CLASSES - 2);
+}
+
+static int cmp_snat_home(const void *pa, const void *pb)
 {
 	const struct m_snat *a = pa, *b = pb;
+	unsigned ha = snat_home(a), hb = snat_home(b);
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
+	/* Two settings that meet: in address order. */
 	if (a->addr.family != b->addr.family)
 		return a->addr.family < b->addr.family ? -1 : 1;
 	int c = memcmp(a->addr.bytes, b->addr.bytes, sizeof(a->addr.bytes));
 	return c ? c : memcmp(a->last.bytes, b->last.bytes, sizeof(a->last.bytes));
 }
 
-/* Snat addresses get their classes (and so their marks) in address order,
- * not in order of first use: moving routes in the source changes no mark. */
-static void sort_snat_classes(struct sema *s)
+/* Snat addresses get their classes (and so their marks) from a hash of
+ * the address, the next free class when two meet (in the order of their
+ * hashes, then addresses): neither the order of the routes nor another
+ * route's new snat address changes a mark, unless their hashes meet.
+ * model.snats stays indexed by class; a class no setting has is left
+ * empty (kind 0). */
+static void assign_snat_classes(struct sema *s)
 {
 	struct model *m = s->m;
 	size_t n = m->nsnats - 2;
-	if (n < 2)
+	if (n == 0)
 		return;
-	qsort(&m->snats[2], n, sizeof(*m->snats), cmp_snat);
+	struct m_snat *v = xmalloc(xmul(n, sizeof(*v)));
+	memcpy(v, &m->snats[2], n * sizeof(*v));
+	qsort(v, n, sizeof(*v), cmp_snat_home);
 	unsigned to[SNAT_MAX_CLASSES];
-	for (size_t k = 2; k < m->nsnats; k++) {
-		to[m->snats[k].cls] = (unsigned)k;
-		m->snats[k].cls = (unsigned)k;
+	bool taken[SNAT_MAX_CLASSES] = {true, true};
+	memset(&m->snats[2], 0, (SNAT_MAX_CLASSES - 2) * sizeof(*m->snats));
+	for (unsigned c = 2; c < SNAT_MAX_CLASSES; c++)
+		m->snats[c].cls = c;    /* kind 0 until a setting takes it */
+	size_t top = 2;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = snat_home(&v[i]);
+		while (taken[c])
+			c = c + 1 == SNAT_MAX_CLASSES ? 2 : c + 1;
+		taken[c] = true;
+		to[v[i].cls] = c;
+		v[i].cls = c;
+		m->snats[c] = v[i];
+		if (c + 1 > top)
+			top = c + 1;
 	}
+	m->nsnats = top;
+	free(v);
 	for (size_t i = 0; i < s->nroutes; i++)
 		if (s->routes[i].snat_cls >= 2)
 			s->routes[i].snat_cls = to[s->routes[i].snat_cls];
@@ -399,7 +438,7 @@ struct model *sema_finish(struct sema *s, bool syntax_errors)
 	}
 	for (size_t i = 0; i < s->nroutes; i++)
 		sema_finish_route(s, &s->routes[i], &s->own[i], &dflt);
-	sort_snat_classes(s);
+	assign_snat_classes(s);
 	if (s->policy) {
 		m->forward_accept = s->policy->accept;
 		m->policy_explicit = true;
