@@ -7,6 +7,7 @@
 static const char *const warning_names[W_COUNT] = {
 	[W_UNUSED_DEFINE] = "unused-define",
 	[W_DUPLICATE_SERVER] = "duplicate-server",
+	[W_LEGACY_TABLE_SIZE] = "legacy-table-size",
 };
 
 struct diag {
@@ -71,6 +72,11 @@ void diag_set_werror(struct diag_ctx *d, bool on)
 bool diag_warning_enabled(const struct diag_ctx *d, enum diag_warning w)
 {
 	return !d->disabled[w];
+}
+
+bool diag_werror(const struct diag_ctx *d)
+{
+	return d->werror;
 }
 
 static char *vformat(const char *fmt, va_list ap)

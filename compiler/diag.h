@@ -23,6 +23,7 @@ enum diag_severity { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE };
 enum diag_warning {
 	W_UNUSED_DEFINE,
 	W_DUPLICATE_SERVER,
+	W_LEGACY_TABLE_SIZE,
 	W_COUNT
 };
 
@@ -35,6 +36,7 @@ void diag_free(struct diag_ctx *d);
 bool diag_set_warning(struct diag_ctx *d, const char *name, bool on);
 void diag_set_werror(struct diag_ctx *d, bool on);
 bool diag_warning_enabled(const struct diag_ctx *d, enum diag_warning w);
+bool diag_werror(const struct diag_ctx *d);
 
 void diag_error(struct diag_ctx *d, struct loc loc, const char *fmt, ...)
 	TRC_PRINTF(3, 4);

@@ -23,6 +23,7 @@
 #include "out.h"
 #include "report.h"
 #include "verify.h"
+#include "xtsize.h"
 
 enum target { T_IPTABLES, T_IP6TABLES, T_NFT };
 
@@ -88,7 +89,7 @@ static void usage(FILE *f)
 	      "                        text (default) or json\n"
 	      "  -W error              treat warnings as errors\n"
 	      "  -W no-NAME            turn off warning NAME (unused-define,\n"
-	      "                        duplicate-server)\n"
+	      "                        duplicate-server, legacy-table-size)\n"
 	      "      --color=WHEN      colour diagnostics: auto, always, never\n"
 	      "  -h, --help            show this help\n"
 	      "  -V, --version         show the version\n"
@@ -446,10 +447,37 @@ static void emit_full(const struct options *o, const struct compile *c, struct b
 		emit_ipt(c->plan, family, out);
 }
 
+/* -W legacy-table-size: a table of the iptables file past what the kernel
+ * of iptables-legacy takes (xtsize.h), said after the file is written
+ * (iptables-nft loads it). With -W error it is an error: the caller then
+ * writes nothing. Returns true when it is an error. */
+static bool legacy_size_check(const struct options *o, struct diag_ctx *d,
+			      const struct xtsize *x)
+{
+	if (x->big_size <= XT_MAX_TABLE_SIZE || !diag_warning_enabled(d, W_LEGACY_TABLE_SIZE))
+		return false;
+	bool err = diag_werror(d);
+	fprintf(stderr, "tcproutec: %s: the %s table of this %s file takes %llu MiB in the "
+		"kernel of iptables-legacy, over its limit of %llu MiB (XT_MAX_TABLE_SIZE): "
+		"%s-legacy-restore refuses it at COMMIT; %s-nft-restore loads it "
+		"[-W%slegacy-table-size]\n", err ? "error" : "warning", x->big,
+		o->target == T_IP6TABLES ? "ip6tables" : "iptables",
+		(unsigned long long)(x->big_size >> 20),
+		(unsigned long long)(XT_MAX_TABLE_SIZE >> 20),
+		o->target == T_IP6TABLES ? "ip6tables" : "iptables",
+		o->target == T_IP6TABLES ? "ip6tables" : "iptables", err ? "error=" : "");
+	return err;
+}
+
+static void xtsize_tap(void *ctx, const char *p, size_t n)
+{
+	xtsize_feed(ctx, p, n);
+}
+
 /* --since: compiles OLD as the source was compiled (same options), then
  * writes the delta from its output to new's. Returns an exit status. */
 static int write_delta(const struct options *o, const struct compile_opts *co,
-		       const struct compile *c, bool color)
+		       const struct compile *c, struct diag_ctx *d, bool color)
 {
 	struct compile_opts oco = *co;
 	oco.input = o->since;
@@ -484,6 +512,13 @@ static int write_delta(const struct options *o, const struct compile_opts *co,
 	buf_init(&out);
 	emit_full(o, &old, &a);
 	emit_full(o, c, &b);
+	if (o->target != T_NFT) {
+		struct xtsize x;
+		xtsize_init(&x, o->target == T_IP6TABLES ? 6 : 4);
+		xtsize_feed(&x, b.data, b.len);
+		if (legacy_size_check(o, d, &x))
+			status = 1;
+	}
 	/* OLD by its base name, as a source's name shows in any output. */
 	const char *slash = strrchr(o->since, '/');
 	char *base = xstrdup(strcmp(o->since, "-") == 0 ? "-" : slash && slash[1] ? slash + 1
@@ -494,8 +529,10 @@ static int write_delta(const struct options *o, const struct compile_opts *co,
 	report_delta_header(c->plan, base, o->target == T_NFT, &header);
 	struct delta_counts n;
 	char err[512];
-	if (!delta_make(o->target == T_NFT, &a, &b, buf_cstr(&header), &out, &n, err,
-			sizeof(err))) {
+	if (status) {
+		/* -W error=legacy-table-size: nothing written */
+	} else if (!delta_make(o->target == T_NFT, &a, &b, buf_cstr(&header), &out, &n, err,
+				sizeof(err))) {
 		fprintf(stderr, "tcproutec: %s\n", err);
 		status = 2;
 	} else if (!out_write(o->output, &out, err, sizeof(err))) {
@@ -605,7 +642,7 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	if (o.since) {
-		status = write_delta(&o, &co, &c, color);
+		status = write_delta(&o, &co, &c, d, color);
 	} else if (o.verify_live || o.stats) {
 		struct buf compiled, report;
 		buf_init(&compiled);
@@ -636,12 +673,23 @@ int main(int argc, char **argv)
 		buf_init(&out);
 		char err[512];
 		struct out_file of;
+		bool full = !o.explain && !o.graph && !o.hooks;
+		bool sized = full && o.target != T_NFT;
+		/* When a warning on the written text would be an error, the text
+		 * waits in memory until it is known good: nothing is written. */
+		bool hold = sized && diag_werror(d) && diag_warning_enabled(d, W_LEGACY_TABLE_SIZE);
 		/* The compile has succeeded: from here the text goes out as it
 		 * is made, into a temporary file that replaces -o at the end. */
-		if (!o.verify && !out_begin(&of, o.output, &out, err, sizeof(err))) {
+		if (!o.verify && !hold && !out_begin(&of, o.output, &out, err, sizeof(err))) {
 			fprintf(stderr, "tcproutec: %s\n", err);
 			status = 2;
 			goto done;
+		}
+		struct xtsize x;
+		xtsize_init(&x, o.target == T_IP6TABLES ? 6 : 4);
+		if (sized) {
+			out.tap = xtsize_tap;
+			out.tap_ctx = &x;
 		}
 		if (o.explain)
 			explain_print(c.plan, (enum explain_format)o.explain, &out);
@@ -651,9 +699,15 @@ int main(int argc, char **argv)
 			emit_ipt_hooks(c.plan, o.target == T_IP6TABLES ? 6 : 4, &out);
 		else
 			emit_full(&o, &c, &out);
-		if (o.verify)
+		buf_tap_end(&out);
+		if (sized && legacy_size_check(&o, d, &x)) {
+			if (!o.verify && !hold)
+				out_abort(&of);
+			status = 1;
+		} else if (o.verify) {
 			status = verify_file(o.verify, display, &out, stdout);
-		else if (!out_commit(&of, &out, err, sizeof(err))) {
+		} else if (hold ? !out_write(o.output, &out, err, sizeof(err))
+				: !out_commit(&of, &out, err, sizeof(err))) {
 			fprintf(stderr, "tcproutec: %s\n", err);
 			status = 2;
 		}

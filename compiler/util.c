@@ -153,6 +153,15 @@ void buf_init(struct buf *b)
 	b->sink_errno = 0;
 	b->hash = NULL;
 	b->hashed = 0;
+	b->tap = NULL;
+	b->tap_ctx = NULL;
+}
+
+void buf_tap_end(struct buf *b)
+{
+	if (b->tap && b->len)
+		b->tap(b->tap_ctx, b->data, b->len);
+	b->tap = NULL;
 }
 
 static void buf_hash_pending(struct buf *b)
@@ -183,6 +192,8 @@ bool buf_flush(struct buf *b)
 		return true;
 	buf_hash_pending(b);
 	b->hashed = 0;
+	if (b->tap && b->len)
+		b->tap(b->tap_ctx, b->data, b->len);
 	const char *p = b->data;
 	size_t n = b->len;
 	while (n > 0 && !b->sink_errno) {

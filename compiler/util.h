@@ -65,12 +65,18 @@ struct buf {
 	int sink_errno;
 	struct hash64 *hash;  /* NULL: none */
 	size_t hashed;        /* data[0, hashed) went through the hash */
+	/* A reader of every byte, as it leaves the buffer (buf_tap_end for
+	 * what stays). */
+	void (*tap)(void *ctx, const char *p, size_t n);
+	void *tap_ctx;
 };
 #define BUF_FLUSH_AT (1u << 20)
 void buf_init(struct buf *b);
 /* Writes out what the buffer holds to its sink; false on a write error. */
 bool buf_flush(struct buf *b);
 void buf_free(struct buf *b);
+/* Hands the bytes that have not left b to its tap, and detaches it. */
+void buf_tap_end(struct buf *b);
 /* Starts hashing what is added to b from now on, into h. */
 void buf_hash_begin(struct buf *b, struct hash64 *h);
 /* Stops hashing; returns the hash of the bytes added since the begin. */

@@ -64,4 +64,23 @@ else
     skip "permission test needs root and setpriv to become another user"
 fi
 
+# -W legacy-table-size: 80,000 PaaS-shaped apps make a nat table of about
+# 551 MiB under iptables-legacy, past its 512 MiB. A warning, the file
+# written; with -W error an error, nothing written (-o or standard output).
+python3 "$(pwd)/tests/gen-paas.py" 80000 "$tmp/big.tr"
+expect 0 'nat table .* takes 5[0-9][0-9] MiB .* over its limit of 512 MiB.*legacy-table-size' \
+    'a table past the legacy limit: a warning' -- "$bin" -o "$tmp/big.v4" "$tmp/big.tr"
+[ -s "$tmp/big.v4" ] && pass 'and the file is written' || fail 'the file was not written'
+rm -f "$tmp/big.v4"
+expect 1 'error: the nat table' 'with -W error: an error' -- \
+    "$bin" -W error -o "$tmp/big.v4" "$tmp/big.tr"
+[ ! -e "$tmp/big.v4" ] && pass 'and no file' || fail 'a file was written'
+"$bin" -W error "$tmp/big.tr" > "$tmp/big.out" 2> /dev/null
+[ ! -s "$tmp/big.out" ] && pass 'and nothing on standard output' ||
+    fail 'standard output got the file'
+"$bin" -W no-legacy-table-size "$tmp/big.tr" > /dev/null 2> "$tmp/err"
+[ ! -s "$tmp/err" ] && pass '-W no-legacy-table-size: silent' || fail '-W no-legacy-table-size printed'
+"$bin" -t nft "$tmp/big.tr" > /dev/null 2> "$tmp/err"
+[ ! -s "$tmp/err" ] && pass '-t nft: no such warning' || fail '-t nft warned'
+
 finish
