@@ -157,6 +157,7 @@ static bool read_obj(struct ctx *c, struct reader *r, struct obj *o)
 {
 	struct span l;
 	const char *el = NULL;     /* the elements list, from "elements = { " */
+	bool quoted = false;
 	while (next_line(r, &l)) {
 		if (span_eq(l, (struct span){"\t}", 2})) {
 			o->block.n = (size_t)(l.p + l.n - o->block.p);
@@ -174,17 +175,21 @@ static bool read_obj(struct ctx *c, struct reader *r, struct obj *o)
 				spans_push(&o->items, body);
 			continue;
 		}
-		if (!el && span_starts(body, "elements = { "))
+		const char *from = l.p;
+		if (!el && span_starts(body, "elements = { ")) {
 			el = body.p + strlen("elements = { ");
+			from = el;
+			quoted = false;
+		}
 		if (!el) {
 			spans_push(&o->decl, body);
 			continue;
 		}
-		/* The list ends on the line that ends with " }" outside quotes. */
-		bool q = false;
-		for (const char *s = el; s < l.p + l.n; s++)
-			q ^= *s == '"';
-		if (!q && l.n >= 2 && memcmp(l.p + l.n - 2, " }", 2) == 0) {
+		/* The list ends on the line that ends with " }" outside quotes
+		 * (the parity of the quotes so far, line by line). */
+		for (const char *s = from; s < l.p + l.n; s++)
+			quoted ^= *s == '"';
+		if (!quoted && l.n >= 2 && memcmp(l.p + l.n - 2, " }", 2) == 0) {
 			split_elements(el, l.p + l.n - 2, &o->items);
 			el = NULL;
 		}
@@ -555,11 +560,13 @@ static bool read_ipt(struct ctx *c, const struct buf *text, struct ipt *t)
 	struct span l;
 	*t = (struct ipt){0};
 	struct section *s = NULL;
+	struct ichain *last = NULL;
 	size_t cap = 0;
 	while (next_line(&r, &l)) {
 		if (l.n == 0 || l.p[0] == '#')
 			continue;
 		if (l.p[0] == '*') {
+			last = NULL;
 			t->secs = xrealloc(t->secs, xmul(t->nsecs + 1, sizeof(*t->secs)));
 			s = &t->secs[t->nsecs++];
 			*s = (struct section){.name = {l.p + 1, l.n - 1}};
@@ -569,10 +576,13 @@ static bool read_ipt(struct ctx *c, const struct buf *text, struct ipt *t)
 		if (!s)
 			return bad(c, "an iptables output", r.lineno, l);
 		if (span_eq(l, (struct span){"COMMIT", 6})) {
-			s->sorted = xmalloc(xmul(s->nchains ? s->nchains : 1, sizeof(*s->sorted)));
-			for (size_t i = 0; i < s->nchains; i++)
-				s->sorted[i] = &s->chains[i];
-			qsort(s->sorted, s->nchains, sizeof(*s->sorted), cmp_ichain);
+			if (!s->sorted) {
+				s->sorted = xmalloc(xmul(s->nchains ? s->nchains : 1,
+							 sizeof(*s->sorted)));
+				for (size_t i = 0; i < s->nchains; i++)
+					s->sorted[i] = &s->chains[i];
+				qsort(s->sorted, s->nchains, sizeof(*s->sorted), cmp_ichain);
+			}
 			if (!s->gen.p)
 				return bad(c, "a table without its generation marker", r.lineno, l);
 			s = NULL;
@@ -580,6 +590,8 @@ static bool read_ipt(struct ctx *c, const struct buf *text, struct ipt *t)
 		}
 		if (l.p[0] == ':') {
 			const char *sp = memchr(l.p, ' ', l.n), *sp2;
+			if (s->sorted)
+				return bad(c, "a chain declared after the rules", r.lineno, l);
 			if (!sp || !(sp2 = memchr(sp + 1, ' ', (size_t)(l.p + l.n - sp - 1))))
 				return bad(c, "a chain declaration", r.lineno, l);
 			if (s->nchains == cap) {
@@ -602,13 +614,18 @@ static bool read_ipt(struct ctx *c, const struct buf *text, struct ipt *t)
 			s->gen = spec;
 			continue;
 		}
-		/* Rules come grouped by chain, in declaration order. */
-		struct ichain *ch = NULL;
-		for (size_t i = s->nchains; i-- > 0;)
-			if (span_eq(s->chains[i].name, cn)) {
-				ch = &s->chains[i];
-				break;
-			}
+		/* Rules come grouped by chain, after the declarations: the
+		 * chains are indexed at the first rule, the last one found is
+		 * tried first. */
+		if (!s->sorted) {
+			s->sorted = xmalloc(xmul(s->nchains ? s->nchains : 1, sizeof(*s->sorted)));
+			for (size_t i = 0; i < s->nchains; i++)
+				s->sorted[i] = &s->chains[i];
+			qsort(s->sorted, s->nchains, sizeof(*s->sorted), cmp_ichain);
+		}
+		if (!last || !span_eq(last->name, cn))
+			last = find_ichain(s, cn);
+		struct ichain *ch = last;
 		if (!ch)
 			return bad(c, "a rule of an undeclared chain", r.lineno, l);
 		if (ch->nrules == ch->cap) {

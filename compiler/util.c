@@ -374,9 +374,11 @@ uint32_t fnv1a32(const char *s)
 
 static uint64_t hash64_word(uint64_t h, const unsigned char *p)
 {
-	uint64_t w = 0;
-	for (int i = 7; i >= 0; i--)    /* little-endian, on any host */
-		w = w << 8 | p[i];
+	uint64_t w;
+	memcpy(&w, p, sizeof(w));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);       /* the words are little-endian on any host */
+#endif
 	h ^= w;
 	h *= HASH64_K;
 	return h ^ (h >> 29);
