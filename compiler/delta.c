@@ -310,23 +310,69 @@ static bool name_char(char ch)
 	       (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
-/* Whether text refers to the object name: "@name", "goto name" or "jump
- * name", the name ending there. */
-static bool mentions(struct span text, struct span name)
+/* The objects text refers to: "@name" (a map or set), "goto name" and
+ * "jump name" (a chain). Calls fn for each that t has. */
+static void each_ref(const struct table *t, struct span text,
+		     void (*fn)(void *ctx, const struct obj *target), void *ctx)
 {
-	static const char *const pre[] = {"@", "goto ", "jump "};
-	for (size_t i = 0; i < ARRAY_LEN(pre); i++) {
-		size_t k = strlen(pre[i]);
-		for (const char *s = text.p; s + k + name.n <= text.p + text.n; s++) {
-			s = memchr(s, pre[i][0], (size_t)(text.p + text.n - s));
-			if (!s || s + k + name.n > text.p + text.n)
-				break;
-			if (memcmp(s, pre[i], k) == 0 && memcmp(s + k, name.p, name.n) == 0 &&
-			    (s + k + name.n == text.p + text.n || !name_char(s[k + name.n])))
-				return true;
+	const char *end = text.p + text.n;
+	bool q = false;
+	for (const char *p = text.p; p < end; p++) {
+		if (*p == '"')
+			q = !q;
+		if (q)
+			continue;
+		enum obj_kind k;
+		const char *name;
+		if (*p == '@') {
+			k = OBJ_MAP;
+			name = p + 1;
+		} else if ((p == text.p || p[-1] == ' ') && end - p > 5 &&
+			   (memcmp(p, "goto ", 5) == 0 || memcmp(p, "jump ", 5) == 0)) {
+			k = OBJ_CHAIN;
+			name = p + 5;
+		} else {
+			continue;
 		}
+		const char *e = name;
+		while (e < end && name_char(*e))
+			e++;
+		struct span n = {name, (size_t)(e - name)};
+		const struct obj *hit = find_obj(t, k, n);
+		if (!hit && k == OBJ_MAP)
+			hit = find_obj(t, OBJ_SET, n);
+		if (hit)
+			fn(ctx, hit);
+		p = e - 1;
 	}
-	return false;
+}
+
+/* What happens to each object of the old table. */
+enum fate { KEEP, ELEMS, REFILL, RECREATE, DROP };
+
+struct fates {
+	const struct table *o;
+	enum fate *fate;
+	bool hit;             /* each_ref found an object of the asked fate */
+	bool want_recreate;   /* asked: RECREATE (else: KEEP or ELEMS maps) */
+};
+
+static void ref_check(void *ctx, const struct obj *target)
+{
+	struct fates *f = ctx;
+	enum fate x = f->fate[target - f->o->objs];
+	if (f->want_recreate ? x == RECREATE : (target->kind != OBJ_CHAIN && x <= ELEMS))
+		f->hit = true;
+}
+
+static void ref_recreate_map(void *ctx, const struct obj *target)
+{
+	struct fates *f = ctx;
+	enum fate *x = &f->fate[target - f->o->objs];
+	if (target->kind != OBJ_CHAIN && *x <= ELEMS) {
+		*x = RECREATE;
+		f->hit = true;
+	}
 }
 
 /* The key of an element: what comes before its counter, comment or
@@ -403,8 +449,6 @@ static void put_cmd(struct buf *out, const char *verb, const char *kind,
 	buf_putc(out, '\n');
 }
 
-/* What happens to each object of the old table. */
-enum fate { KEEP, ELEMS, REFILL, RECREATE, DROP };
 
 static bool nft_delta(struct ctx *c, const struct table *o, struct table *n)
 {
@@ -437,25 +481,42 @@ static bool nft_delta(struct ctx *c, const struct table *o, struct table *n)
 		if (b)
 			b->seen = true;
 	}
-	/* An object recreated under the same name: whatever refers to it
-	 * (rules, verdict elements) must let go of it first, and take the
-	 * new one after, even where its own text did not change; and what is
-	 * recreated for that may be referred to in turn. */
+	/* Two rules, applied until nothing moves:
+	 * - a chain written in the delta (new, recreated or refilled) may
+	 *   refer only to maps and sets made in the same transaction: nft
+	 *   1.0.6 cannot evaluate a rule against a map it reads back from the
+	 *   kernel whose typeof has "th dport" ("conflicting protocols
+	 *   specified: tcp vs. th"), so such a map is recreated with its
+	 *   elements;
+	 * - whatever refers to a recreated object (rules, verdict elements)
+	 *   lets go of it first and takes the new one after, even where its
+	 *   own text did not change: chains are refilled, maps recreated. */
+	struct fates fs = {.o = o, .fate = fate};
 	for (bool again = true; again;) {
 		again = false;
-		for (size_t i = 0; i < o->nobjs; i++) {
-			if (fate[i] != RECREATE)
+		for (size_t i = 0; i < n->nobjs; i++) {
+			const struct obj *b = &n->objs[i];
+			if (b->kind != OBJ_CHAIN)
 				continue;
-			for (size_t j = 0; j < o->nobjs; j++) {
-				if (fate[j] != KEEP && fate[j] != ELEMS)
-					continue;
-				for (size_t k = 0; k < o->objs[j].items.n; k++)
-					if (mentions(o->objs[j].items.v[k], o->objs[i].name)) {
-						bool chain = o->objs[j].kind == OBJ_CHAIN;
-						fate[j] = chain ? REFILL : RECREATE;
-						again |= !chain;
-						break;
-					}
+			const struct obj *a = b->seen ? find_obj(o, OBJ_CHAIN, b->name) : NULL;
+			if (a && fate[a - o->objs] < REFILL)
+				continue;
+			fs.hit = false;
+			for (size_t k = 0; k < b->items.n; k++)
+				each_ref(o, b->items.v[k], ref_recreate_map, &fs);
+			again |= fs.hit;
+		}
+		for (size_t j = 0; j < o->nobjs; j++) {
+			if (fate[j] != KEEP && fate[j] != ELEMS)
+				continue;
+			fs.hit = false;
+			fs.want_recreate = true;
+			for (size_t k = 0; k < o->objs[j].items.n && !fs.hit; k++)
+				each_ref(o, o->objs[j].items.v[k], ref_check, &fs);
+			fs.want_recreate = false;
+			if (fs.hit) {
+				fate[j] = o->objs[j].kind == OBJ_CHAIN ? REFILL : RECREATE;
+				again = true;
 			}
 		}
 	}
