@@ -155,7 +155,7 @@ static int cmp_obj(const void *pa, const void *pb)
 /* Reads one object block; r is past its first line. */
 static bool read_obj(struct ctx *c, struct reader *r, struct obj *o)
 {
-	struct span l;
+	struct span l = {0};
 	const char *el = NULL;     /* the elements list, from "elements = { " */
 	bool quoted = false;
 	while (next_line(r, &l)) {
@@ -200,7 +200,7 @@ static bool read_obj(struct ctx *c, struct reader *r, struct obj *o)
 static bool read_table(struct ctx *c, const struct buf *text, struct table *t)
 {
 	struct reader r = {text->data, text->data + text->len, 0};
-	struct span l;
+	struct span l = {0};
 	*t = (struct table){0};
 	size_t cap = 0;
 	while (next_line(&r, &l)) {
@@ -618,7 +618,7 @@ static struct ichain *find_ichain(const struct section *s, struct span name)
 static bool read_ipt(struct ctx *c, const struct buf *text, struct ipt *t)
 {
 	struct reader r = {text->data, text->data + text->len, 0};
-	struct span l;
+	struct span l = {0};
 	*t = (struct ipt){0};
 	struct section *s = NULL;
 	struct ichain *last = NULL;
@@ -909,7 +909,7 @@ bool delta_make(bool nft, const struct buf *old, const struct buf *new,
 	c.out = &body;
 	bool ok;
 	if (nft) {
-		struct table a, b;
+		struct table a = {0}, b = {0};
 		ok = read_table(&c, old, &a) && read_table(&c, new, &b);
 		if (ok && span_eq(a.gen, b.gen) && span_eq(a.family, b.family)) {
 			/* No change; the guard still says which host may take it. */
@@ -921,7 +921,7 @@ bool delta_make(bool nft, const struct buf *old, const struct buf *new,
 		table_free(&a);
 		table_free(&b);
 	} else {
-		struct ipt a, b;
+		struct ipt a = {0}, b = {0};
 		ok = read_ipt(&c, old, &a) && read_ipt(&c, new, &b) && ipt_delta(&c, &a, &b);
 		ipt_free(&a);
 		ipt_free(&b);
