@@ -55,8 +55,9 @@ static struct elem *elems_add(struct elems *e, enum elem_kind kind,
 			      size_t server, uint64_t lo, uint64_t hi)
 {
 	if (e->len == e->cap) {
-		e->cap = e->cap ? e->cap * 2 : 64;
-		e->v = xrealloc(e->v, xmul(e->cap, sizeof(*e->v)));
+		size_t old = e->cap;
+		e->cap = old ? old * 2 : 64;
+		e->v = big_realloc(e->v, old * sizeof(*e->v), xmul(e->cap, sizeof(*e->v)));
 	}
 	struct elem *el = &e->v[e->len++];
 	memset(el, 0, sizeof(*el));
@@ -73,14 +74,14 @@ static struct elem *elems_add(struct elems *e, enum elem_kind kind,
 static void elems_reserve(struct elems *e, size_t n)
 {
 	if (n > e->cap) {
-		e->v = xrealloc(e->v, xmul(n, sizeof(*e->v)));
+		e->v = big_realloc(e->v, e->cap * sizeof(*e->v), xmul(n, sizeof(*e->v)));
 		e->cap = n;
 	}
 }
 
 static void elems_free(struct elems *e)
 {
-	free(e->v);
+	big_free(e->v, e->cap * sizeof(*e->v));
 	memset(e, 0, sizeof(*e));
 }
 
@@ -88,12 +89,25 @@ static void put_elem(struct buf *out, const struct elem *el);
 
 /* mpz_cmp of the key imported host-endian (x86: little-endian): the last
  * byte weighs most. Keys of one map have one length. */
+static uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
 static int cmp_elem(const void *pa, const void *pb)
 {
 	const struct elem *a = pa, *b = pb;
-	for (size_t i = a->keylen; i-- > 0;)
-		if (a->key[i] != b->key[i])
-			return a->key[i] < b->key[i] ? -1 : 1;
+	/* The key read as a number of 64-bit little-endian words, the last
+	 * weighing most: bytes past keylen are zero (elems_add), so whole
+	 * words compare as the bytes would. */
+	for (size_t w = ((size_t)a->keylen + 7) / 8; w-- > 0;) {
+		uint64_t x = load_le64(a->key + 8 * w), y = load_le64(b->key + 8 * w);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
 	return 0;
 }
 
@@ -158,6 +172,7 @@ struct ctx {
 	struct buf *out;
 	bool inet;             /* table inet: both families */
 	const struct coexist *cx;   /* --coexist, or NULL */
+	struct buf pick, tail;      /* emit_own_chain's, reused route to route */
 };
 
 static uint8_t proto_num(enum m_proto p)
@@ -167,9 +182,7 @@ static uint8_t proto_num(enum m_proto p)
 
 static void put_addr(struct buf *out, const struct m_addr *a)
 {
-	char txt[64];
-	model_addr_str(a, txt);
-	buf_puts(out, txt);
+	model_put_addr(out, a);
 }
 
 /* As nft lists a counter; a load starts it at zero. */
@@ -177,15 +190,18 @@ static void put_addr(struct buf *out, const struct m_addr *a)
 
 static void put_place(struct buf *out, const char *text)
 {
-	buf_printf(out, " comment \"%s\"", text);
+	buf_puts(out, " comment \"");
+	buf_puts(out, text);
+	buf_putc(out, '"');
 }
 
 static void put_range(struct buf *out, uint64_t lo, uint64_t hi)
 {
-	if (lo == hi)
-		buf_printf(out, "%lu", (unsigned long)lo);
-	else
-		buf_printf(out, "%lu-%lu", (unsigned long)lo, (unsigned long)hi);
+	buf_put_u64(out, lo);
+	if (lo != hi) {
+		buf_putc(out, '-');
+		buf_put_u64(out, hi);
+	}
 }
 
 /* " : ADDR . PORT", or " : ADDR" to keep the port (then `port` is 0). */
@@ -193,16 +209,21 @@ static void put_target(struct buf *out, const struct m_server *sv, unsigned port
 {
 	buf_puts(out, " : ");
 	put_addr(out, &sv->addr);
-	if (port)
-		buf_printf(out, " . %u", port);
+	if (port) {
+		buf_puts(out, " . ");
+		buf_put_u64(out, port);
+	}
 }
 
 static void put_mark_set(struct buf *out, unsigned cls)
 {
 	unsigned mark = PLAN_MARK_OURS | cls << 16;
 	/* nft folds "and 0xff00ffff or M" into this form when it lists. */
-	buf_printf(out, "\t\tct mark set ct mark & 0x%08x | 0x%08x\n",
-		   (~PLAN_MARK_MASK | mark) & 0xffffffffu, mark);
+	buf_puts(out, "\t\tct mark set ct mark & 0x");
+	buf_put_hex(out, (~PLAN_MARK_MASK | mark) & 0xffffffffu, 8);
+	buf_puts(out, " | 0x");
+	buf_put_hex(out, mark, 8);
+	buf_putc(out, '\n');
 }
 
 /* Key bytes as nft exports each part: strings and addresses as they are,
@@ -268,11 +289,17 @@ static int cmp_group(const void *pa, const void *pb)
 static void put_verdict(struct buf *out, const struct fam *f, const struct plan_route *pr)
 {
 	const struct m_route *r = pr->r;
-	if (route_shared(r))
-		buf_printf(out, " : goto random%s_%lu_c%u", f->sfx,
-			   (unsigned long)pr->slots, r->snat_cls);
-	else
-		buf_printf(out, " : goto route_%s", r->name);
+	if (route_shared(r)) {
+		buf_puts(out, " : goto random");
+		buf_puts(out, f->sfx);
+		buf_putc(out, '_');
+		buf_put_u64(out, pr->slots);
+		buf_puts(out, "_c");
+		buf_put_u64(out, r->snat_cls);
+	} else {
+		buf_puts(out, " : goto route_");
+		buf_puts(out, r->name);
+	}
 }
 
 static void put_elem(struct buf *out, const struct elem *el)
@@ -297,7 +324,11 @@ static void put_elem(struct buf *out, const struct elem *el)
 		break;
 	case EK_SHARED:
 		put_addr(out, &l->addr);
-		buf_printf(out, " . %s . %u . ", model_proto_name(l->proto), l->port_lo);
+		buf_puts(out, " . ");
+		buf_puts(out, model_proto_name(l->proto));
+		buf_puts(out, " . ");
+		buf_put_u64(out, l->port_lo);
+		buf_puts(out, " . ");
 		put_range(out, el->lo, el->hi);
 		buf_puts(out, NFT_COUNTER);
 		put_place(out, pr->place);
@@ -434,7 +465,21 @@ static void add_slot(struct elems *e, const struct plan_route *pr, size_t server
 
 static void own_map_name(const struct plan_route *pr, char out[32])
 {
-	snprintf(out, 32, "%s_%03x", own_names[own_map(pr->r)], pr->shard);
+	static const char hex[] = "0123456789abcdef";
+	const char *name = own_names[own_map(pr->r)];
+	size_t n = strlen(name);
+	memcpy(out, name, n);
+	out[n++] = '_';
+	/* %03x: the plan keeps shards below 0x1000 */
+	unsigned shard = pr->shard;
+	if (shard >= 0x1000) {
+		snprintf(out, 32, "%s_%03x", name, shard);
+		return;
+	}
+	out[n++] = hex[shard >> 8 & 15];
+	out[n++] = hex[shard >> 4 & 15];
+	out[n++] = hex[shard & 15];
+	out[n] = '\0';
 }
 
 static int cmp_own(const void *pa, const void *pb)
@@ -542,8 +587,14 @@ static void put_dnat_protos(struct ctx *c, const struct m_route *r, const char *
 		if (!(r->protos & protos[p]))
 			continue;
 		/* A DNAT that names a port needs the protocol matched first. */
-		buf_printf(c->out, "\t\tmeta l4proto %s%s dnat %sto %s",
-			   model_proto_name(protos[p]), counter ? NFT_COUNTER : "", fam, what);
+		buf_puts(c->out, "\t\tmeta l4proto ");
+		buf_puts(c->out, model_proto_name(protos[p]));
+		if (counter)
+			buf_puts(c->out, NFT_COUNTER);
+		buf_puts(c->out, " dnat ");
+		buf_puts(c->out, fam);
+		buf_puts(c->out, "to ");
+		buf_puts(c->out, what);
 		buf_puts(c->out, tail);
 		buf_putc(c->out, '\n');
 	}
@@ -651,7 +702,9 @@ static void emit_own_chain(struct ctx *c, const struct plan_route *pr)
 {
 	const struct m_route *r = pr->r;
 	const char *ip = r->family == 6 ? "ip6" : "ip";
-	buf_printf(c->out, "\n\tchain route_%s {\n", r->name);
+	buf_puts(c->out, "\n\tchain route_");
+	buf_puts(c->out, r->name);
+	buf_puts(c->out, " {\n");
 	/* Others than the allowed clients leave before the mark: nothing
 	 * of this table may touch their connections. */
 	if (r->allow) {
@@ -662,29 +715,29 @@ static void emit_own_chain(struct ctx *c, const struct plan_route *pr)
 		buf_putc(c->out, '\n');
 	}
 	put_mark_set(c->out, r->snat_cls);
-	struct buf pick;
-	buf_init(&pick);
+	struct buf *pick = &c->pick, *tail = &c->tail;
+	pick->len = tail->len = 0;
 	if (pr->aff)
 		/* The client's address picks the slot, the same on every
 		 * gateway and for every protocol of the route. */
-		buf_printf(&pick, "jhash %s saddr mod %lu seed 0x%x", ip,
+		buf_printf(pick, "jhash %s saddr mod %lu seed 0x%x", ip,
 			   (unsigned long)pr->slots, c->p->aff_seed);
-	else
-		buf_printf(&pick, "numgen %s mod %lu",
-			   r->balance == M_ROUNDROBIN ? "inc" : "random",
-			   (unsigned long)pr->slots);
-	if (pr->base)
-		buf_printf(&pick, " offset %lu", (unsigned long)pr->base);
-	struct buf tail;
-	buf_init(&tail);
+	else {
+		buf_puts(pick, r->balance == M_ROUNDROBIN ? "numgen inc mod "
+							  : "numgen random mod ");
+		buf_put_u64(pick, pr->slots);
+	}
+	if (pr->base) {
+		buf_puts(pick, " offset ");
+		buf_put_u64(pick, pr->base);
+	}
 	char map[32];
 	own_map_name(pr, map);
-	buf_printf(&tail, " map @%s", map);
-	put_place(&tail, pr->place);
+	buf_puts(tail, " map @");
+	buf_puts(tail, map);
+	put_place(tail, pr->place);
 	/* Each rule counts for itself: strict rotation per protocol. */
-	put_dnat_protos(c, r, buf_cstr(&pick), buf_cstr(&tail), !r->keep_port, false);
-	buf_free(&tail);
-	buf_free(&pick);
+	put_dnat_protos(c, r, buf_cstr(pick), buf_cstr(tail), !r->keep_port, false);
 	buf_puts(c->out, "\t}\n");
 }
 
@@ -829,6 +882,8 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 {
 	const struct model *m = p->m;
 	struct ctx c = {.p = p, .m = m, .out = out, .cx = cx};
+	buf_init(&c.pick);
+	buf_init(&c.tail);
 	bool present[2] = {model_family_routes(m, 4) > 0 || m->nroutes == 0,
 			   model_family_routes(m, 6) > 0};
 	c.inet = present[0] && present[1];
@@ -894,6 +949,8 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 	else
 		emit_forward(&c);
 	buf_puts(out, "}\n");
+	buf_free(&c.pick);
+	buf_free(&c.tail);
 
 	free(groups);
 }

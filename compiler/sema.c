@@ -44,8 +44,8 @@ void sema_free(struct sema *s)
 {
 	if (!s)
 		return;
-	free(s->routes);
-	free(s->own);
+	big_free(s->routes, xmul(s->routes_cap, sizeof(*s->routes)));
+	big_free(s->own, xmul(s->routes_cap, sizeof(*s->own)));
 	free(s->names);
 	free(s->lbuf);
 	free(s->sbuf);
@@ -182,9 +182,12 @@ bool sema_route(struct sema *s, const struct ast_stmt *st)
 		return false;
 	}
 	if (s->nroutes == s->routes_cap) {
-		s->routes_cap = s->routes_cap ? s->routes_cap * 2 : 64;
-		s->routes = xrealloc(s->routes, xmul(s->routes_cap, sizeof(*s->routes)));
-		s->own = xrealloc(s->own, xmul(s->routes_cap, sizeof(*s->own)));
+		size_t old = s->routes_cap;
+		s->routes_cap = old ? old * 2 : 64;
+		s->routes = big_realloc(s->routes, old * sizeof(*s->routes),
+					xmul(s->routes_cap, sizeof(*s->routes)));
+		s->own = big_realloc(s->own, old * sizeof(*s->own),
+				     xmul(s->routes_cap, sizeof(*s->own)));
 	}
 	size_t i = s->nroutes++;
 	struct m_route *r = &s->routes[i];
@@ -410,7 +413,7 @@ struct model *sema_finish(struct sema *s, bool syntax_errors)
 	m->routes = s->routes;
 	free(s->names);
 	s->names = NULL;
-	free(s->own);
+	big_free(s->own, xmul(s->routes_cap, sizeof(*s->own)));
 	s->own = NULL;
 
 	for (const struct ast_stmt *st = s->overrides ? s->overrides->first : NULL; st;

@@ -110,6 +110,8 @@ static enum src_status read_all(int fd, size_t hint, char **out, size_t *outlen,
 {
 	size_t cap = hint && hint <= SRC_MAX_FILE_SIZE ? hint + 1 : 4096, len = 0;
 	char *p = xmalloc(cap + 2);
+	if (cap >= ((size_t)4 << 20))
+		advise_huge(p, cap + 2);
 	for (;;) {
 		if (len == cap) {
 			if (cap >= SRC_MAX_FILE_SIZE + (size_t)1) {
