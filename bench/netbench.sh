@@ -5,6 +5,9 @@
 #   netbench.sh OUTDIR RESDIR RUNS_10K RUNS_50K CONN_COUNT
 #
 # OUTDIR holds uniform-{10000,50000}.{nft,iptables} (compiled by run.sh),
+# the reference files bench/gen.py writes for the same routes: lean-N.nft
+# (the leanest map table), lean-10000-FEATURE.nft (the same with one
+# feature of our output each), kube-10000.iptables (kube-proxy's shape),
 # RESDIR receives hyperfine JSON files, conn-*.json and lines "key<TAB>value"
 # appended to RESDIR/metrics.tsv.
 #
@@ -28,6 +31,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 OUT=$1 RES=$2 RUNS10=${3:-7} RUNS50=${4:-3} CONN=${5:-1000}
+# the lean-10000-VARIANT.nft files run.sh writes (bench/gen.py lean)
+LEAN_VARIANTS=${LEAN_VARIANTS:-comments counters l4proto vmap type chains ours}
 PY=$(python3 -c 'import sys; print(sys.executable)')
 TAG="trc-bench-$$"
 NETNS=()
@@ -73,7 +78,8 @@ if [ -n "$reason" ]; then
     exit 0
 fi
 
-for f in uniform-10000.nft uniform-50000.nft uniform-10000.iptables uniform-50000.iptables; do
+for f in uniform-10000.nft uniform-50000.nft uniform-10000.iptables uniform-50000.iptables \
+         lean-10000.nft lean-50000.nft kube-10000.iptables; do
     [ -s "$OUT/$f" ] || { echo "netbench: $OUT/$f missing" >&2; exit 1; }
 done
 
@@ -97,12 +103,22 @@ flush_nft="ip netns exec $L nft flush ruleset"
 flush_legacy="ip netns exec $G sh -c 'for t in filter nat; do iptables-legacy -t \$t -F; iptables-legacy -t \$t -X; done'"
 
 for n in 10000 50000; do
-    # 50k: only nft -f has a goal there; the other loaders once each
+    # 50k: the nft goal is linearity (ours and the lean table); the
+    # iptables loaders once each
     runs=$RUNS10 more=$RUNS10
     [ "$n" = 50000 ] && runs=$RUNS50 more=1
     hf "nft-$n" "$runs" "$flush_nft" "ip netns exec $L nft -f $OUT/uniform-$n.nft"
-    if [ "$n" = 10000 ] && [ -s "$OUT/uniform-$n-nocomment.nft" ]; then
-        hf "nft-nocomment-$n" "$runs" "$flush_nft" "ip netns exec $L nft -f $OUT/uniform-$n-nocomment.nft"
+    # the floor of the nft goal, side by side: the leanest map table
+    hf "lean-$n" "$runs" "$flush_nft" "ip netns exec $L nft -f $OUT/lean-$n.nft"
+    if [ "$n" = 10000 ]; then
+        # what each feature of our output costs the loader: the lean
+        # table with that feature alone
+        for v in $LEAN_VARIANTS; do
+            [ -s "$OUT/lean-$n-$v.nft" ] &&
+                hf "lean-$v-$n" "$runs" "$flush_nft" "ip netns exec $L nft -f $OUT/lean-$n-$v.nft"
+        done
+        [ -s "$OUT/uniform-$n-nocomment.nft" ] &&
+            hf "nft-nocomment-$n" "$runs" "$flush_nft" "ip netns exec $L nft -f $OUT/uniform-$n-nocomment.nft"
     fi
     # the same file again over the loaded table: what an update costs
     hf "nft-reload-$n" "$more" "true" "ip netns exec $L nft -f $OUT/uniform-$n.nft"
@@ -123,8 +139,12 @@ for n in 10000 50000; do
         metric "load.ipt-nft-$n.forward_rules" "$(grep -c '^-A FORWARD ' "$TMP/save")"
         metric "load.ipt-nft-$n.postrouting_rules" "$(grep -c '^-A POSTROUTING ' "$TMP/save")"
         metric "load.ipt-nft-$n.prerouting_rules" "$(grep -c '^-A PREROUTING ' "$TMP/save")"
+        # the floor of the iptables goal: kube-proxy's shape
+        hf "kube-nft-$n" "$more" "$flush_nft" "ip netns exec $L iptables-nft-restore $OUT/kube-$n.iptables"
     fi
     hf "ipt-legacy-$n" "$more" "$flush_legacy" "ip netns exec $G iptables-legacy-restore $OUT/uniform-$n.iptables"
+    [ "$n" = 10000 ] &&
+        hf "kube-legacy-$n" "$more" "$flush_legacy" "ip netns exec $G iptables-legacy-restore $OUT/kube-$n.iptables"
 done
 nsx load nft flush ruleset
 ip netns del "$L" && ip netns del "$G"
