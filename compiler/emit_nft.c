@@ -30,18 +30,23 @@
 /* ---- map elements ------------------------------------------------------ */
 
 /* A map element: what it stands for, printed when the map is written,
- * and the key bytes nft sorts it by. 400,000 elements of 100,000 routes
- * are not kept as text. */
+ * and the key nft sorts it by. 400,000 elements of 100,000 routes are not
+ * kept as text; nor is the whole key: its 16 most significant bytes (all
+ * of an IPv4 key) decide nearly every comparison, and a longer key is
+ * made again from the listener when they tie. */
 enum elem_kind { EK_LISTENER, EK_SHARED, EK_SLOT };
+enum { KF_IFACE = 1, KF_ADDR = 2, KF_SLOT = 4 };   /* put_key's parts */
 
 struct elem {
-	uint8_t key[40];
-	uint8_t keylen;
-	uint8_t kind;
-	uint32_t lo, hi;          /* slots */
+	uint64_t khi, klo;        /* key bytes [len-16, len) as a number */
 	const struct plan_route *pr;
 	const struct m_listener *l;
-	size_t server;
+	uint32_t lo, hi;          /* slots */
+	uint32_t server;
+	uint8_t keylen;
+	uint8_t kind;
+	uint8_t kflags;           /* KF_*: how the key was made */
+	uint8_t family;
 };
 
 struct elems {
@@ -64,7 +69,7 @@ static struct elem *elems_add(struct elems *e, enum elem_kind kind,
 	el->kind = (uint8_t)kind;
 	el->pr = pr;
 	el->l = l;
-	el->server = server;
+	el->server = (uint32_t)server;
 	el->lo = (uint32_t)lo;
 	el->hi = (uint32_t)hi;
 	return el;
@@ -99,17 +104,60 @@ static uint64_t load_le64(const uint8_t *p)
 	return v;
 }
 
+static size_t put_key(uint8_t *key, const struct m_listener *l, int family,
+		      bool with_iface, bool with_addr, bool with_slot, uint32_t slot);
+
+/* The whole key of an element, as put_key made it. */
+static size_t elem_full_key(const struct elem *el, uint8_t key[40])
+{
+	if (el->kind == EK_SLOT) {
+		for (int i = 0; i < 4; i++)
+			key[i] = (uint8_t)(el->lo >> (8 * i));
+		return 4;
+	}
+	return put_key(key, el->l, el->family, el->kflags & KF_IFACE,
+		       el->kflags & KF_ADDR, el->kflags & KF_SLOT, el->lo);
+}
+
+/* Keeps the key's 16 most significant bytes, zero-padded. */
+static void elem_set_key(struct elem *el, const uint8_t *key, size_t len)
+{
+	uint8_t top[16] = {0};
+	size_t from = len > 16 ? len - 16 : 0;
+	memcpy(top, key + from, len - from);
+	el->klo = load_le64(top);
+	el->khi = load_le64(top + 8);
+	el->keylen = (uint8_t)len;
+}
+
+/* Makes the key of a listener element (EK_LISTENER, EK_SHARED). */
+static void elem_key(struct elem *el, int family, unsigned kflags, uint32_t slot)
+{
+	uint8_t key[40];
+	el->family = (uint8_t)family;
+	el->kflags = (uint8_t)kflags;
+	size_t n = put_key(key, el->l, family, kflags & KF_IFACE, kflags & KF_ADDR,
+			   kflags & KF_SLOT, slot);
+	elem_set_key(el, key, n);
+}
+
+/* mpz_cmp of the key imported host-endian (x86: little-endian): the last
+ * byte weighs most. Keys of one map have one length. */
 static int cmp_elem(const void *pa, const void *pb)
 {
 	const struct elem *a = pa, *b = pb;
-	/* The key read as a number of 64-bit little-endian words, the last
-	 * weighing most: bytes past keylen are zero (elems_add), so whole
-	 * words compare as the bytes would. */
-	for (size_t w = ((size_t)a->keylen + 7) / 8; w-- > 0;) {
-		uint64_t x = load_le64(a->key + 8 * w), y = load_le64(b->key + 8 * w);
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
+	if (a->khi != b->khi)
+		return a->khi < b->khi ? -1 : 1;
+	if (a->klo != b->klo)
+		return a->klo < b->klo ? -1 : 1;
+	if (a->keylen <= 16)
+		return 0;
+	uint8_t ka[40], kb[40];
+	size_t n = elem_full_key(a, ka);
+	elem_full_key(b, kb);
+	for (size_t i = n; i-- > 0;)
+		if (ka[i] != kb[i])
+			return ka[i] < kb[i] ? -1 : 1;
 	return 0;
 }
 
@@ -365,8 +413,8 @@ static void emit_listener_maps(struct ctx *c, const struct fam *f)
 				maps[which].interval = true;
 			struct elem *el = elems_add(&maps[which], EK_LISTENER,
 						    plan_of(c->p, r), l, 0, 0, 0);
-			el->keylen = (uint8_t)put_key(el->key, l, f->family, l->iface,
-						      !l->any, false, 0);
+			elem_key(el, f->family, (l->iface ? KF_IFACE : 0) |
+					      (!l->any ? KF_ADDR : 0), 0);
 		}
 	}
 	for (int k = 0; k < LM_COUNT; k++) {
@@ -432,8 +480,7 @@ static void emit_shared_maps(struct ctx *c, const struct fam *f)
 					     slot < ps->first_slot + ps->slots; slot++) {
 						struct elem *el = elems_add(&servers, EK_SHARED, pr,
 									    l, k, slot, slot);
-						el->keylen = (uint8_t)put_key(el->key, l, f->family,
-									      false, true, true, slot);
+						elem_key(el, f->family, KF_ADDR | KF_SLOT, slot);
 					}
 				}
 			}
@@ -460,9 +507,10 @@ static int own_map(const struct m_route *r)
 static void add_slot(struct elems *e, const struct plan_route *pr, size_t server, uint64_t v)
 {
 	struct elem *el = elems_add(e, EK_SLOT, pr, NULL, server, v, v);
+	uint8_t key[4];
 	for (int i = 0; i < 4; i++)
-		el->key[i] = (uint8_t)(v >> (8 * i));
-	el->keylen = 4;
+		key[i] = (uint8_t)(v >> (8 * i));
+	elem_set_key(el, key, 4);
 }
 
 static void own_map_name(const struct plan_route *pr, char out[32])
