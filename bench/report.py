@@ -494,8 +494,12 @@ def main():
         w("In a fresh namespace (trc-bench-PID-load, deleted afterwards), "
           "emptied before each run (`nft flush ruleset`, or flush and delete "
           "of the legacy tables); \"reload\" loads the same file over the "
-          "loaded table, which is what an update costs. hyperfine, wall "
-          "clock of `ip netns exec NS LOADER FILE`.")
+          "loaded table, which is what an update costs. Wall clock of `ip "
+          "netns exec NS LOADER FILE`. A file and its floor (the lean nft "
+          "table and its variants; the kube-proxy-shaped iptables file) are "
+          "timed interleaved, round after round (bench/interleave.py), so "
+          "that their ratio is measured side by side; the other rows by "
+          "hyperfine.")
         w("")
         rows = []
         for name, label in (
@@ -715,6 +719,33 @@ def main():
               vs[0][1],
               "; model_addr_str (an address to text with snprintf) %.0f%%" % ad[0][1] if ad else "",
               "; the `#` route header lines %.0f%%" % rh[0][1] if rh else ""))
+    fl100 = FL["uniform-100000", "nft"]
+    if chk and fl100:
+        w("- Against the floor: the front end alone (`--check` at 100k, no "
+          "output at all) is %.0fx the floor of `-t nft` (%s / %s); the "
+          "20x goal would leave it %s for reading, scanning, parsing and "
+          "checking 100,000 routes, and emitting." % (
+              chk["median"] / fl100["median"], fs(chk["median"]),
+              fs(fl100["median"]), fs(fl100["median"] * GOAL_FLOOR_X)))
+    chk10 = R.hf("compile-uniform-10000-check")
+    if ferm and chk10:
+        w("- ferm: 200x needs tcproutec <= %s at 10k routes; the front end "
+          "alone (`--check`) takes %s there, and compiling 1,000 routes "
+          "(`uniform-1000`, -t nft) %s." % (
+              fs(ferm["median"] / GOAL_FERM_X), fs(chk10["median"]),
+              fs(C["uniform-1000", "nft"] and C["uniform-1000", "nft"]["median"])))
+    base = LD["lean-10000"]
+    if base:
+        cost = []
+        for v, label in LEAN_VARIANTS:
+            h = LD["lean-%s-10000" % v]
+            if h and v not in ("ours", "type"):
+                cost.append((h["median"] - base["median"], v))
+        cost.sort(reverse=True)
+        if cost:
+            w("- `nft -f` against the lean table (the feature table above, "
+              "each feature alone on the lean table): %s." % "; ".join(
+                  "%s %+.0f ms" % (v, d * 1000) for d, v in cost))
     ldn = LD["nft-10000"]
     ldc = LD["nft-nocomment-10000"]
     if ldn:

@@ -73,7 +73,11 @@ void advise_huge(void *p, size_t n)
 
 static size_t page_round(size_t n)
 {
-	size_t page = 4096;
+	static size_t page;
+	if (!page) {
+		long ps = sysconf(_SC_PAGESIZE);
+		page = ps > 0 ? (size_t)ps : 4096;
+	}
 	if (n > SIZE_MAX - page)
 		oom();
 	return (n + page - 1) & ~(page - 1);
