@@ -40,14 +40,19 @@ enum { KF_IFACE = 1, KF_ADDR = 2, KF_SLOT = 4 };   /* put_key's parts */
 struct elem {
 	uint64_t khi, klo;        /* key bytes [len-16, len) as a number */
 	const struct plan_route *pr;
-	const struct m_listener *l;
-	uint32_t lo, hi;          /* slots */
+	uint32_t listener;        /* index in pr->r->listeners */
+	uint32_t slot;            /* EK_SHARED, EK_SLOT */
 	uint32_t server;
 	uint8_t keylen;
 	uint8_t kind;
 	uint8_t kflags;           /* KF_*: how the key was made */
 	uint8_t family;
 };
+
+static const struct m_listener *elem_listener(const struct elem *el)
+{
+	return &el->pr->r->listeners[el->listener];
+}
 
 struct elems {
 	struct elem *v;
@@ -56,8 +61,8 @@ struct elems {
 };
 
 static struct elem *elems_add(struct elems *e, enum elem_kind kind,
-			      const struct plan_route *pr, const struct m_listener *l,
-			      size_t server, uint64_t lo, uint64_t hi)
+			      const struct plan_route *pr, size_t listener,
+			      size_t server, uint64_t slot)
 {
 	if (e->len == e->cap) {
 		size_t old = e->cap;
@@ -68,10 +73,9 @@ static struct elem *elems_add(struct elems *e, enum elem_kind kind,
 	memset(el, 0, sizeof(*el));
 	el->kind = (uint8_t)kind;
 	el->pr = pr;
-	el->l = l;
+	el->listener = (uint32_t)listener;
 	el->server = (uint32_t)server;
-	el->lo = (uint32_t)lo;
-	el->hi = (uint32_t)hi;
+	el->slot = (uint32_t)slot;
 	return el;
 }
 
@@ -112,11 +116,11 @@ static size_t elem_full_key(const struct elem *el, uint8_t key[40])
 {
 	if (el->kind == EK_SLOT) {
 		for (int i = 0; i < 4; i++)
-			key[i] = (uint8_t)(el->lo >> (8 * i));
+			key[i] = (uint8_t)(el->slot >> (8 * i));
 		return 4;
 	}
-	return put_key(key, el->l, el->family, el->kflags & KF_IFACE,
-		       el->kflags & KF_ADDR, el->kflags & KF_SLOT, el->lo);
+	return put_key(key, elem_listener(el), el->family, el->kflags & KF_IFACE,
+		       el->kflags & KF_ADDR, el->kflags & KF_SLOT, el->slot);
 }
 
 /* Keeps the key's 16 most significant bytes, zero-padded. */
@@ -136,7 +140,7 @@ static void elem_key(struct elem *el, int family, unsigned kflags, uint32_t slot
 	uint8_t key[40];
 	el->family = (uint8_t)family;
 	el->kflags = (uint8_t)kflags;
-	size_t n = put_key(key, el->l, family, kflags & KF_IFACE, kflags & KF_ADDR,
+	size_t n = put_key(key, elem_listener(el), family, kflags & KF_IFACE, kflags & KF_ADDR,
 			   kflags & KF_SLOT, slot);
 	elem_set_key(el, key, n);
 }
@@ -356,7 +360,7 @@ static void put_elem(struct buf *out, const struct elem *el)
 {
 	const struct plan_route *pr = el->pr;
 	const struct m_route *r = pr->r;
-	const struct m_listener *l = el->l;
+	const struct m_listener *l = elem_listener(el);
 	const struct m_server *sv = &r->servers[el->server];
 	switch ((enum elem_kind)el->kind) {
 	case EK_LISTENER:
@@ -379,14 +383,14 @@ static void put_elem(struct buf *out, const struct elem *el)
 		buf_puts(out, " . ");
 		buf_put_u64(out, l->port_lo);
 		buf_puts(out, " . ");
-		put_range(out, el->lo, el->hi);
+		buf_put_u64(out, el->slot);
 		buf_puts(out, NFT_COUNTER);
 		put_place(out, pr->place);
 		/* Keeping the port of a one-port listener is that port. */
 		put_target(out, sv, sv->port ? sv->port : l->port_lo);
 		break;
 	case EK_SLOT:
-		put_range(out, el->lo, el->hi);
+		buf_put_u64(out, el->slot);
 		buf_puts(out, NFT_COUNTER);
 		put_place(out, pr->place);
 		put_target(out, sv, sv->port);
@@ -412,7 +416,7 @@ static void emit_listener_maps(struct ctx *c, const struct fam *f)
 			if (l->port_lo != l->port_hi)
 				maps[which].interval = true;
 			struct elem *el = elems_add(&maps[which], EK_LISTENER,
-						    plan_of(c->p, r), l, 0, 0, 0);
+						    plan_of(c->p, r), j, 0, 0);
 			elem_key(el, f->family, (l->iface ? KF_IFACE : 0) |
 					      (!l->any ? KF_ADDR : 0), 0);
 		}
@@ -473,13 +477,12 @@ static void emit_shared_maps(struct ctx *c, const struct fam *f)
 			const struct plan_route *pr = v[i];
 			const struct m_route *r = pr->r;
 			for (size_t j = 0; j < r->nlisteners; j++) {
-				const struct m_listener *l = &r->listeners[j];
 				for (size_t k = 0; k < r->nservers; k++) {
 					const struct plan_server *ps = &pr->servers[k];
 					for (uint32_t slot = ps->first_slot;
 					     slot < ps->first_slot + ps->slots; slot++) {
 						struct elem *el = elems_add(&servers, EK_SHARED, pr,
-									    l, k, slot, slot);
+								    j, k, slot);
 						elem_key(el, f->family, KF_ADDR | KF_SLOT, slot);
 					}
 				}
@@ -506,7 +509,7 @@ static int own_map(const struct m_route *r)
 
 static void add_slot(struct elems *e, const struct plan_route *pr, size_t server, uint64_t v)
 {
-	struct elem *el = elems_add(e, EK_SLOT, pr, NULL, server, v, v);
+	struct elem *el = elems_add(e, EK_SLOT, pr, 0, server, v);
 	uint8_t key[4];
 	for (int i = 0; i < 4; i++)
 		key[i] = (uint8_t)(v >> (8 * i));

@@ -58,29 +58,14 @@ size_t xmul(size_t n, size_t size)
  * Advice only: where the kernel gives none, nothing changes. */
 #define HUGE_PAGE ((size_t)2 << 20)
 
-void advise_huge(void *p, size_t n)
+/* Mappings are whole huge pages: the first touch of one clears 2 MiB at
+ * once, where 512 faults of 4 KiB each cost far more (a virtual machine
+ * pays each fault twice). Untouched, a mapping costs nothing. */
+static size_t huge_round(size_t n)
 {
-#ifdef MADV_HUGEPAGE
-	uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
-	if (hi > lo)
-		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)n;
-#endif
-}
-
-static size_t page_round(size_t n)
-{
-	static size_t page;
-	if (!page) {
-		long ps = sysconf(_SC_PAGESIZE);
-		page = ps > 0 ? (size_t)ps : 4096;
-	}
-	if (n > SIZE_MAX - page)
+	if (n > SIZE_MAX - HUGE_PAGE)
 		oom();
-	return (n + page - 1) & ~(page - 1);
+	return (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
 }
 
 static void advise_mapping(void *p, size_t n)
@@ -95,8 +80,8 @@ static void advise_mapping(void *p, size_t n)
 
 void *big_realloc(void *p, size_t old, size_t n)
 {
-	old = p ? page_round(old) : 0;
-	n = page_round(n ? n : 1);
+	old = p ? huge_round(old) : 0;
+	n = huge_round(n ? n : 1);
 	if (n == old)
 		return p;
 	void *q = p ? mremap(p, old, n, MREMAP_MAYMOVE)
@@ -105,22 +90,21 @@ void *big_realloc(void *p, size_t old, size_t n)
 		oom();
 	/* The whole mapping, or it would be split in parts that mremap
 	 * cannot move as one. */
-	if (n >= HUGE_PAGE)
-		advise_mapping(q, n);
+	advise_mapping(q, n);
 	return q;
 }
 
 void big_free(void *p, size_t n)
 {
 	if (p)
-		munmap(p, page_round(n ? n : 1));
+		munmap(p, huge_round(n ? n : 1));
 }
 
-/* Chunks are chained; a request larger than a chunk gets a chunk of its
- * own. Each chunk after the first is twice the size of the one before, up
- * to 2 MiB; chunks of 1 MiB and more are mapped (zero already, huge pages
- * advised). Bytes from `dirty` on are known to be zero, so that an
- * allocation clears only memory used before (after arena_rewind). */
+/* Chunks are chained, whole huge pages mapped (zero already); a request
+ * larger than a chunk gets a chunk of its own. Bytes from `dirty` on are
+ * known to be zero, so that an allocation clears only memory used before
+ * (after arena_rewind). Should the mapping fail, a malloc'd chunk just
+ * the size of the request. */
 struct chunk {
 	struct chunk *next;
 	size_t used, size;
@@ -131,12 +115,9 @@ struct chunk {
 
 struct arena {
 	struct chunk *head;
-	unsigned nchunks;
 };
 
-#define CHUNK_SIZE (64 * 1024)
-#define CHUNK_MAX HUGE_PAGE
-#define CHUNK_MAP_AT ((size_t)1 << 20)
+#define CHUNK_SIZE (HUGE_PAGE - sizeof(struct chunk))
 
 struct arena *arena_new(void)
 {
@@ -174,7 +155,6 @@ void arena_rewind(struct arena *a, struct arena_mark m)
 		struct chunk *next = a->head->next;
 		chunk_free(a->head);
 		a->head = next;
-		a->nchunks--;
 	}
 	if (a->head)
 		a->head->used = m.used;
@@ -182,26 +162,18 @@ void arena_rewind(struct arena *a, struct arena_mark m)
 
 static struct chunk *chunk_new(struct arena *a, size_t n)
 {
-	size_t size = CHUNK_SIZE;
-	for (unsigned i = 0; i < a->nchunks && size < CHUNK_MAX; i++)
-		size *= 2;
-	if (n > size)
-		size = n;
 	struct chunk *c = NULL;
-	size_t total = sizeof(*c) + size;
-	if (total >= CHUNK_MAP_AT) {
-		total = (total + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-		void *m = mmap(NULL, total, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m != MAP_FAILED) {
-			advise_mapping(m, total);
-			c = m;
-			c->mapped = total;
-			c->size = total - sizeof(*c);
-			c->dirty = 0;
-		}
-	}
-	if (!c) {
+	size_t total = huge_round(sizeof(*c) + (n > CHUNK_SIZE ? n : CHUNK_SIZE));
+	void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (m != MAP_FAILED) {
+		advise_mapping(m, total);
+		c = m;
+		c->mapped = total;
+		c->size = total - sizeof(*c);
+		c->dirty = 0;
+	} else {
+		size_t size = n > 65536 ? n : 65536;
 		c = xmalloc(sizeof(*c) + size);
 		c->mapped = 0;
 		c->size = size;
@@ -210,7 +182,6 @@ static struct chunk *chunk_new(struct arena *a, size_t n)
 	c->used = 0;
 	c->next = a->head;
 	a->head = c;
-	a->nchunks++;
 	return c;
 }
 

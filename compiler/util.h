@@ -35,16 +35,14 @@ struct arena_mark arena_mark(const struct arena *a);
 void arena_rewind(struct arena *a, struct arena_mark m);
 void arena_free(struct arena *a);
 void *arena_alloc(struct arena *a, size_t n);   /* zeroed */
-/* Large arrays (a few per compilation, as long as the input), mapped
- * directly: growing one moves no byte (mremap), and huge pages are asked
- * for, so that filling it takes one page fault per 2 MiB instead of one
- * per 4 KiB. `old` is the size the block was given (0 for NULL); a block
- * is freed with big_free and the same size. New bytes are zero. */
+/* Large arrays (a few per compilation, as long as the input: the source
+ * text and its line index, the routes, the nft elements), mapped in whole
+ * huge pages: growing one moves no byte (mremap), and filling it takes one
+ * page fault per 2 MiB instead of one per 4 KiB. `old` is the size the
+ * block was given (0 for NULL); a block is freed with big_free and the
+ * same size. New bytes are zero. */
 void *big_realloc(void *p, size_t old, size_t n);
 void big_free(void *p, size_t n);
-/* Advises huge pages for the whole 2 MiB pages inside [p, p + n): for a
- * large malloc'd block filled once (a source file). */
-void advise_huge(void *p, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) TRC_PRINTF(2, 3);
