@@ -172,6 +172,18 @@ static struct name_ent *name_slot(struct sema *s, const char *name)
 	return &s->names[j];
 }
 
+/* A route's own settings, kept: in the arena when it has any (or is
+ * deferred), else the one shared empty record (184 bytes a route, 18 MB
+ * at 100,000 routes, written once and read once). */
+static struct own *own_keep(struct sema *s, const struct own *o)
+{
+	if (!o->deferred && !o->balance_set && !o->snat_set && !o->affinity_set)
+		return &s->own_none;
+	struct own *kept = ARENA_NEW(s->a, struct own);
+	*kept = *o;
+	return kept;
+}
+
 bool sema_route(struct sema *s, const struct ast_stmt *st)
 {
 	struct name_ent *slot = name_slot(s, st->name);
@@ -191,18 +203,19 @@ bool sema_route(struct sema *s, const struct ast_stmt *st)
 	}
 	size_t i = s->nroutes++;
 	struct m_route *r = &s->routes[i];
-	struct own *o = &s->own[i];
+	struct own o = {0};
 	memset(r, 0, sizeof(*r));
-	memset(o, 0, sizeof(*o));
 	slot->idx = (uint32_t)(i + 1);
 	r->name = arena_strdup(s->a, st->name);
 	r->loc = st->loc;
 	r->name_loc = st->name_loc;
 	if (!route_resolvable(s, st)) {
-		o->deferred = st;
+		o.deferred = st;
+		s->own[i] = own_keep(s, &o);
 		return true;
 	}
-	sema_build_route(s, st, r, o);
+	sema_build_route(s, st, r, &o);
+	s->own[i] = own_keep(s, &o);
 	return false;
 }
 
@@ -385,8 +398,8 @@ struct model *sema_finish(struct sema *s, bool syntax_errors)
 	if (syntax_errors)
 		return NULL;
 	for (size_t i = 0; i < s->nroutes; i++)
-		if (s->own[i].deferred)
-			sema_build_route(s, s->own[i].deferred, &s->routes[i], &s->own[i]);
+		if (s->own[i]->deferred)
+			sema_build_route(s, s->own[i]->deferred, &s->routes[i], s->own[i]);
 	struct own dflt = {0};
 	if (s->defaults) {
 		const struct ast_item *b = NULL, *n = NULL, *a = NULL;
@@ -401,7 +414,7 @@ struct model *sema_finish(struct sema *s, bool syntax_errors)
 		sema_resolve_settings(s, b, n, a, &dflt);
 	}
 	for (size_t i = 0; i < s->nroutes; i++)
-		sema_finish_route(s, &s->routes[i], &s->own[i], &dflt);
+		sema_finish_route(s, &s->routes[i], s->own[i], &dflt);
 	sort_snat_classes(s);
 	if (s->policy) {
 		m->forward_accept = s->policy->accept;
