@@ -28,6 +28,12 @@ DESTDIR   ?=
 CC        ?= cc
 BISON     ?= bison
 FLEX      ?= flex
+# Full (uncompressed) scanner tables, 8-bit: measured on the uniform-10000
+# bench input (callgrind, --check), trc_yylex 67.1 M instructions with
+# flex's default compressed tables, 37.6 M with -Cf, 40.6 M with -CF,
+# 44.0 M with -Cfe; the whole compile 10% fewer. -8 because the full
+# tables otherwise cover 7-bit input only (the rules match UTF-8 bytes).
+FLEXFLAGS ?= -Cf -8
 B         := build
 
 WERROR    ?= 1
@@ -67,7 +73,7 @@ $(B)/parser.c $(B)/parser.h &: grammar/parser.y | $(B)
 	$(BISON) -Wall $(WERROR_FLAG) -o $(B)/parser.c --header=$(B)/parser.h $<
 
 $(B)/lexer.c $(B)/lexer.h &: grammar/lexer.l | $(B)
-	$(FLEX) --header-file=$(B)/lexer.h -o $(B)/lexer.c $<
+	$(FLEX) $(FLEXFLAGS) --header-file=$(B)/lexer.h -o $(B)/lexer.c $<
 
 $(B)/%.o: compiler/%.c $(HDRS) | $(B)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<

@@ -4,7 +4,11 @@
 #                       targets), ferm, loading and per-connection cost in
 #                       network namespaces, profile the compiler, and write
 #                       bench/results.md (and the Performance block of
-#                       README.md). About 5-10 minutes on 2 cores.
+#                       README.md). About 6-10 minutes on 2 cores. Goals
+#                       (issue 16) are ratios measured side by side: the
+#                       compile against `cat` of its input and output, the
+#                       loads against a lean nft table and a kube-proxy-
+#                       shaped iptables file that bench/gen.py writes.
 #   make bench-quick    the same with fewer runs and no callgrind (a smoke
 #                       test of the machinery; its figures are rough)
 #   make bench-prof     only the profiling build (frame pointers) below

@@ -5,6 +5,9 @@
 #   netbench.sh OUTDIR RESDIR RUNS_10K RUNS_50K CONN_COUNT
 #
 # OUTDIR holds uniform-{10000,50000}.{nft,iptables} (compiled by run.sh),
+# the reference files bench/gen.py writes for the same routes: lean-N.nft
+# (the leanest map table), lean-10000-FEATURE.nft (the same with one
+# feature of our output each), kube-10000.iptables (kube-proxy's shape),
 # RESDIR receives hyperfine JSON files, conn-*.json and lines "key<TAB>value"
 # appended to RESDIR/metrics.tsv.
 #
@@ -28,6 +31,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 OUT=$1 RES=$2 RUNS10=${3:-7} RUNS50=${4:-3} CONN=${5:-1000}
+# the lean-10000-VARIANT.nft files run.sh writes (bench/gen.py lean)
+LEAN_VARIANTS=${LEAN_VARIANTS:-comments counters l4proto vmap type chains ours}
 PY=$(python3 -c 'import sys; print(sys.executable)')
 TAG="trc-bench-$$"
 NETNS=()
@@ -73,7 +78,8 @@ if [ -n "$reason" ]; then
     exit 0
 fi
 
-for f in uniform-10000.nft uniform-50000.nft uniform-10000.iptables uniform-50000.iptables; do
+for f in uniform-10000.nft uniform-50000.nft uniform-10000.iptables uniform-50000.iptables \
+         lean-10000.nft lean-50000.nft kube-10000.iptables; do
     [ -s "$OUT/$f" ] || { echo "netbench: $OUT/$f missing" >&2; exit 1; }
 done
 
@@ -96,15 +102,42 @@ L="$TAG-load" G="$TAG-legacy"
 flush_nft="ip netns exec $L nft flush ruleset"
 flush_legacy="ip netns exec $G sh -c 'for t in filter nat; do iptables-legacy -t \$t -F; iptables-legacy -t \$t -X; done'"
 
+# il NAME RUNS PREPARE NAME=CMD...: the commands interleaved, round after
+# round (bench/interleave.py), so that the ratios of the goals are measured
+# side by side and a drift of the shared machine falls on both sides
+il() {
+    local name=$1 runs=$2 prep=$3
+    shift 3
+    log "load: $name, interleaved ($runs rounds): ${*%%=*}"
+    if ! timeout 1200 "$PY" "$here/interleave.py" --runs "$runs" --res "$RES" \
+            --prepare "$prep" "$@" > "$TMP/il.out" 2>&1; then
+        cat "$TMP/il.out" >&2
+        metric "load.$name.error" "interleave.py failed"
+        return 1
+    fi
+}
+
 for n in 10000 50000; do
-    # 50k: only nft -f has a goal there; the other loaders once each
+    # 50k: the nft goal is linearity (ours and the lean table); the
+    # iptables loaders once each
     runs=$RUNS10 more=$RUNS10
     [ "$n" = 50000 ] && runs=$RUNS50 more=1
-    hf "nft-$n" "$runs" "$flush_nft" "ip netns exec $L nft -f $OUT/uniform-$n.nft"
-    if [ "$n" = 10000 ] && [ -s "$OUT/uniform-$n-nocomment.nft" ]; then
-        hf "nft-nocomment-$n" "$runs" "$flush_nft" "ip netns exec $L nft -f $OUT/uniform-$n-nocomment.nft"
+    # ours and its floor, the leanest map table; at 10k also the lean
+    # table with each feature of our output (what each costs the loader)
+    # and ours without its element comments
+    cmds=("nft-$n=ip netns exec $L nft -f $OUT/uniform-$n.nft"
+          "lean-$n=ip netns exec $L nft -f $OUT/lean-$n.nft")
+    if [ "$n" = 10000 ]; then
+        for v in $LEAN_VARIANTS; do
+            [ -s "$OUT/lean-$n-$v.nft" ] &&
+                cmds+=("lean-$v-$n=ip netns exec $L nft -f $OUT/lean-$n-$v.nft")
+        done
+        [ -s "$OUT/uniform-$n-nocomment.nft" ] &&
+            cmds+=("nft-nocomment-$n=ip netns exec $L nft -f $OUT/uniform-$n-nocomment.nft")
     fi
+    il "nft-$n" "$runs" "$flush_nft" "${cmds[@]}"
     # the same file again over the loaded table: what an update costs
+    nsx load nft flush ruleset && nsx load nft -f "$OUT/uniform-$n.nft"
     hf "nft-reload-$n" "$more" "true" "ip netns exec $L nft -f $OUT/uniform-$n.nft"
     if [ "$n" = 10000 ]; then
         # the listing is the file (doc/nft-output.md)
@@ -116,15 +149,22 @@ for n in 10000 50000; do
         else
             metric "load.nft-$n.listing_identical" "no ($(wc -l < "$TMP/nftdiff") diff lines)"
         fi
-    fi
-    hf "ipt-nft-$n" "$more" "$flush_nft" "ip netns exec $L iptables-nft-restore $OUT/uniform-$n.iptables"
-    if [ "$n" = 10000 ]; then
+        # ours and the kube-proxy shape, the floor of the iptables goal
+        il "ipt-nft-$n" "$more" "$flush_nft" \
+            "ipt-nft-$n=ip netns exec $L iptables-nft-restore $OUT/uniform-$n.iptables" \
+            "kube-nft-$n=ip netns exec $L iptables-nft-restore $OUT/kube-$n.iptables"
+        nsx load nft flush ruleset && nsx load iptables-nft-restore "$OUT/uniform-$n.iptables"
         nsx load iptables-nft-save > "$TMP/save" 2>/dev/null
         metric "load.ipt-nft-$n.forward_rules" "$(grep -c '^-A FORWARD ' "$TMP/save")"
         metric "load.ipt-nft-$n.postrouting_rules" "$(grep -c '^-A POSTROUTING ' "$TMP/save")"
         metric "load.ipt-nft-$n.prerouting_rules" "$(grep -c '^-A PREROUTING ' "$TMP/save")"
+        il "ipt-legacy-$n" "$more" "$flush_legacy" \
+            "ipt-legacy-$n=ip netns exec $G iptables-legacy-restore $OUT/uniform-$n.iptables" \
+            "kube-legacy-$n=ip netns exec $G iptables-legacy-restore $OUT/kube-$n.iptables"
+    else
+        hf "ipt-nft-$n" "$more" "$flush_nft" "ip netns exec $L iptables-nft-restore $OUT/uniform-$n.iptables"
+        hf "ipt-legacy-$n" "$more" "$flush_legacy" "ip netns exec $G iptables-legacy-restore $OUT/uniform-$n.iptables"
     fi
-    hf "ipt-legacy-$n" "$more" "$flush_legacy" "ip netns exec $G iptables-legacy-restore $OUT/uniform-$n.iptables"
 done
 nsx load nft flush ruleset
 ip netns del "$L" && ip netns del "$G"

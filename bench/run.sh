@@ -71,7 +71,8 @@ top -b -n 1 -o %CPU 2>/dev/null | sed -n '8,12p' | awk '$9 + 0 > 20 {print $12 "
 
 # ------------------------------------------------------------- inputs
 step "generating inputs"
-FILES=(uniform-1000 uniform-10000 uniform-50000 uniform-100000 mixed-1000 mixed-10000 wide-10000)
+FILES=(uniform-1000 uniform-10000 uniform-50000 uniform-100000 mixed-1000 mixed-10000
+       distinct-20000 wide-10000)
 for f in "${FILES[@]}"; do
     kind=${f%-*} n=${f##*-}
     [ "$kind" = wide ] && kind=wide
@@ -80,6 +81,18 @@ for f in "${FILES[@]}"; do
     metric "input.$f.servers" "$(grep -c '^    server ' "$OUT/$f.tr")"
 done
 python3 "$HERE/gen.py" ferm 10000 "$OUT/uniform-10000.ferm" || exit 1
+# the floors of the load goals (issue 16): the leanest nft map table and a
+# kube-proxy-shaped iptables file for the same routes, and the lean table
+# with one feature of our output each (bench/netbench.sh loads them)
+for n in 10000 50000; do
+    python3 "$HERE/gen.py" lean "$n" "$OUT/lean-$n.nft" || exit 1
+done
+for v in comments counters l4proto vmap type chains; do
+    python3 "$HERE/gen.py" lean 10000 "$OUT/lean-10000-$v.nft" "$v" || exit 1
+done
+# every feature of our shared path at once
+python3 "$HERE/gen.py" lean 10000 "$OUT/lean-10000-ours.nft" comments,counters,l4proto,vmap || exit 1
+python3 "$HERE/gen.py" kube 10000 "$OUT/kube-10000.iptables" || exit 1
 
 # ------------------------------------------------------------- compiling
 # Every output is produced once with -o (and checked), then timed on
@@ -104,16 +117,24 @@ for f in "${FILES[@]}"; do
             metric "compile.$f.iptables.rules" "$(grep -c '^-A ' "$o")"
         fi
         case $f in mixed-1000|uniform-50000) continue ;; esac   # outputs only
+        metric "compile.$f.$t.timed" yes
         runs=$RUNS_SMALL warm=2
         case $f in
             uniform-1000) runs=$((RUNS_SMALL * 2)) ;;
             uniform-100000) runs=$RUNS_BIG warm=1 ;;
         esac
-        echo "   $f -t $t: $runs runs"
+        echo "   $f -t $t: $runs runs, and the floor"
         hyperfine --style none -N -w "$warm" -r "$runs" \
             --export-json "$RES/compile-$f-$t.json" \
             "$BIN -t $t $OUT/$f.tr" > /dev/null 2> "$RES/hf.err" ||
             { cat "$RES/hf.err" >&2; metric "compile.$f.$t.error" "hyperfine failed"; }
+        # The floor (issue 16), right after, on the same files: reading
+        # the input and the output with cat (to /dev/null, as hyperfine
+        # discards the output of both).
+        hyperfine --style none -N -w 2 -r $((runs < 5 ? 5 : runs)) \
+            --export-json "$RES/floor-$f-$t.json" \
+            "cat $OUT/$f.tr $o" > /dev/null 2> "$RES/hf.err" ||
+            { cat "$RES/hf.err" >&2; metric "floor.$f.$t.error" "hyperfine failed"; }
         # peak memory: max RSS in KiB (it hardly varies between runs: the
         # largest of 2)
         rss=0

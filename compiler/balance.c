@@ -1,7 +1,6 @@
 /* balance.c: see balance.h. */
 #include "balance.h"
 
-#include <stdio.h>
 
 uint32_t balance_q31(uint64_t w, uint64_t rest)
 {
@@ -12,9 +11,25 @@ uint32_t balance_q31(uint64_t w, uint64_t rest)
 
 void balance_q31_str(uint32_t q, char out[16])
 {
-	/* q / 2^31 is exact in a double; glibc's %f rounds it exactly, as
-	 * iptables-save does with the same call. */
-	snprintf(out, 16, "%.11f", (double)q / 2147483648.0);
+	/* The text of printf("%.11f", q / 2^31), as iptables-save prints it:
+	 * q / 2^31 is exact in a double and glibc rounds it exactly, to
+	 * nearest, a tie to even. The same in integers, without printf (a
+	 * ruleset has one per server): the fraction times 10^11, rounded. */
+	uint64_t whole = q >> 31;
+	unsigned __int128 scaled = (unsigned __int128)(q & 0x7fffffffu) * 100000000000u;
+	uint64_t digits = (uint64_t)(scaled >> 31);
+	uint64_t rem = (uint64_t)(scaled & 0x7fffffffu);
+	if (rem > 0x40000000u || (rem == 0x40000000u && (digits & 1)))
+		digits++;
+	if (digits == 100000000000u) {
+		digits = 0;
+		whole++;
+	}
+	out[0] = (char)('0' + whole);
+	out[1] = '.';
+	for (int i = 12; i >= 2; i--, digits /= 10)
+		out[i] = (char)('0' + digits % 10);
+	out[13] = '\0';
 }
 
 uint64_t balance_gcd(uint64_t a, uint64_t b)

@@ -20,17 +20,29 @@ void emit_ipt_quote(struct buf *out, const char *text)
 	/* As xtables_save_string(): bare when only these characters. */
 	static const char plain[] = "_-0123456789abcdefghijklmnopqrstuvwxyz"
 				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	size_t n = strspn(text, plain);
+	static bool is_plain[256];
+	if (!is_plain['a'])
+		for (const char *c = plain; *c; c++)
+			is_plain[(unsigned char)*c] = true;
+	size_t n = 0, len;
+	while (is_plain[(unsigned char)text[n]])
+		n++;
 	buf_putc(out, ' ');
 	if (n > 0 && text[n] == '\0') {
-		buf_puts(out, text);
+		buf_add(out, text, n);
 		return;
 	}
 	buf_putc(out, '"');
-	for (const char *p = text; *p; p++) {
-		if (*p == '"' || *p == '\\' || *p == '\'')
+	/* the run without anything to escape at once, then the rest */
+	const char *p = text;
+	while (*p) {
+		len = strcspn(p, "\"\\'");
+		buf_add(out, p, len);
+		p += len;
+		if (*p) {
 			buf_putc(out, '\\');
-		buf_putc(out, *p);
+			buf_putc(out, *p++);
+		}
 	}
 	buf_putc(out, '"');
 }
@@ -137,9 +149,7 @@ static int cmp_chain(const void *pa, const void *pb)
 
 static void put_addr(struct buf *out, const struct m_addr *a)
 {
-	char txt[64];
-	model_addr_str(a, txt);
-	buf_puts(out, txt);
+	model_put_addr(out, a);
 }
 
 /* --to-destination: "A:P", "[A6]:P", or the address alone to keep the port. */
@@ -150,19 +160,25 @@ static void put_destination(struct buf *out, const struct m_server *sv)
 	} else if (sv->addr.family == 6) {
 		buf_putc(out, '[');
 		put_addr(out, &sv->addr);
-		buf_printf(out, "]:%u", sv->port);
+		buf_puts(out, "]:");
+		buf_put_u64(out, sv->port);
 	} else {
 		put_addr(out, &sv->addr);
-		buf_printf(out, ":%u", sv->port);
+		buf_putc(out, ':');
+		buf_put_u64(out, sv->port);
 	}
 }
 
 static void emit_dnat(struct buf *out, const char *chain, const struct plan_route *pr,
 		      enum m_proto proto, const struct m_server *sv, const char *match)
 {
-	buf_printf(out, "-A %s -p %s", chain, model_proto_name(proto));
+	buf_puts(out, "-A ");
+	buf_puts(out, chain);
+	buf_puts(out, " -p ");
+	buf_puts(out, model_proto_name(proto));
 	put_comment(out, pr->place);
-	buf_printf(out, "%s -j DNAT --to-destination ", match);
+	buf_puts(out, match);
+	buf_puts(out, " -j DNAT --to-destination ");
 	put_destination(out, sv);
 	buf_putc(out, '\n');
 }
@@ -222,9 +238,14 @@ static void emit_route_chain(struct buf *out, const struct plan *p,
 			     const struct plan_route *pr)
 {
 	const struct m_route *r = pr->r;
-	buf_printf(out, "-A %s", pr->chain);
+	buf_puts(out, "-A ");
+	buf_puts(out, pr->chain);
 	put_comment(out, pr->place);
-	buf_printf(out, " -j CONNMARK --set-xmark 0x%x/0x%x\n", pr->mark, PLAN_MARK_MASK);
+	buf_puts(out, " -j CONNMARK --set-xmark 0x");
+	buf_put_hex(out, pr->mark, 0);
+	buf_puts(out, "/0x");
+	buf_put_hex(out, PLAN_MARK_MASK, 0);
+	buf_putc(out, '\n');
 
 	if (pr->aff) {
 		emit_affinity(out, pr, p->aff_seed);
@@ -242,10 +263,10 @@ static void emit_route_chain(struct buf *out, const struct plan *p,
 			char match[96] = "";
 			if (r->balance == M_RANDOM) {
 				if (ps->has_q31) {
-					char prob[16];
-					plan_q31_str(ps->q31, prob);
-					snprintf(match, sizeof(match), " -m statistic --mode "
-						 "random --probability %s", prob);
+					static const char pre[] = " -m statistic --mode "
+								  "random --probability ";
+					memcpy(match, pre, sizeof(pre) - 1);
+					plan_q31_str(ps->q31, match + sizeof(pre) - 1);
 				}
 				emit_pick(out, pr, i, protos[p], match);
 				continue;
@@ -280,28 +301,40 @@ static void emit_dispatch(struct buf *out, const char *pre, const struct plan_ro
 	const struct m_route *r = pr->r;
 	const char *pn = model_proto_name(l->proto);
 	const char *host = r->family == 6 ? "/128" : "/32";
-	buf_printf(out, "-A %s", pre);
+	buf_puts(out, "-A ");
+	buf_puts(out, pre);
 	/* iptables-save omits a /0 source: so do we. */
 	if (from && from->prefix > 0) {
 		buf_puts(out, " -s ");
 		put_addr(out, from);
-		buf_printf(out, "/%d", from->prefix);
+		buf_putc(out, '/');
+		buf_put_u64(out, (uint64_t)from->prefix);
 	}
 	if (!l->any) {
 		buf_puts(out, " -d ");
 		put_addr(out, &l->addr);
 		buf_puts(out, host);
 	}
-	if (l->iface)
-		buf_printf(out, " -i %s", l->iface);
-	buf_printf(out, " -p %s", pn);
+	if (l->iface) {
+		buf_puts(out, " -i ");
+		buf_puts(out, l->iface);
+	}
+	buf_puts(out, " -p ");
+	buf_puts(out, pn);
 	if (l->any)
 		buf_puts(out, " -m addrtype --dst-type LOCAL");
-	buf_printf(out, " -m %s --dport %u", pn, l->port_lo);
-	if (l->port_hi != l->port_lo)
-		buf_printf(out, ":%u", l->port_hi);
+	buf_puts(out, " -m ");
+	buf_puts(out, pn);
+	buf_puts(out, " --dport ");
+	buf_put_u64(out, l->port_lo);
+	if (l->port_hi != l->port_lo) {
+		buf_putc(out, ':');
+		buf_put_u64(out, l->port_hi);
+	}
 	put_comment(out, pr->dispatch_place);
-	buf_printf(out, " -j %s\n", pr->chain);
+	buf_puts(out, " -j ");
+	buf_puts(out, pr->chain);
+	buf_putc(out, '\n');
 }
 
 /* The listeners' jumps to the routes' chains, in chain `pre`. */
@@ -375,7 +408,11 @@ static void emit_nat(const struct plan *p, int family, bool coexist, struct buf 
 		if (pr->r->family != family)
 			continue;
 		chains[k] = (struct chain){.route = pr};
-		snprintf(chains[k++].name, sizeof(chains->name), "%s", pr->chain);
+		size_t len = strlen(pr->chain);
+		if (len >= sizeof(chains->name))
+			len = sizeof(chains->name) - 1;   /* the plan checked it */
+		memcpy(chains[k].name, pr->chain, len);
+		chains[k++].name[len] = '\0';
 		for (size_t j = 0; pr->r->affinity && j < pr->r->nservers; j++) {
 			if (!pr->servers[j].slots)
 				continue;
@@ -384,8 +421,11 @@ static void emit_nat(const struct plan *p, int family, bool coexist, struct buf 
 		}
 	}
 	qsort(chains, n, sizeof(*chains), cmp_chain);
-	for (size_t i = 0; i < n; i++)
-		buf_printf(out, ":%s - [0:0]\n", chains[i].name);
+	for (size_t i = 0; i < n; i++) {
+		buf_putc(out, ':');
+		buf_puts(out, chains[i].name);
+		buf_puts(out, " - [0:0]\n");
+	}
 	buf_puts(out, GEN_DECLARE);
 
 	if (!coexist) {

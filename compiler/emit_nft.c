@@ -32,19 +32,29 @@
 /* ---- map elements ------------------------------------------------------ */
 
 /* A map element: what it stands for, printed when the map is written,
- * and the key bytes nft sorts it by. 400,000 elements of 100,000 routes
- * are not kept as text. */
+ * and the key nft sorts it by. 400,000 elements of 100,000 routes are not
+ * kept as text; nor is the whole key: its 16 most significant bytes (all
+ * of an IPv4 key) decide nearly every comparison, and a longer key is
+ * made again from the listener when they tie. */
 enum elem_kind { EK_LISTENER, EK_SHARED, EK_SLOT };
+enum { KF_IFACE = 1, KF_ADDR = 2, KF_SLOT = 4 };   /* put_key's parts */
 
 struct elem {
-	uint8_t key[40];
+	uint64_t khi, klo;        /* key bytes [len-16, len) as a number */
+	const struct plan_route *pr;
+	uint32_t listener;        /* index in pr->r->listeners */
+	uint32_t slot;            /* EK_SHARED, EK_SLOT */
+	uint32_t server;
 	uint8_t keylen;
 	uint8_t kind;
-	uint32_t lo, hi;          /* slots */
-	const struct plan_route *pr;
-	const struct m_listener *l;
-	size_t server;
+	uint8_t kflags;           /* KF_*: how the key was made */
+	uint8_t family;
 };
+
+static const struct m_listener *elem_listener(const struct elem *el)
+{
+	return &el->pr->r->listeners[el->listener];
+}
 
 struct elems {
 	struct elem *v;
@@ -53,21 +63,21 @@ struct elems {
 };
 
 static struct elem *elems_add(struct elems *e, enum elem_kind kind,
-			      const struct plan_route *pr, const struct m_listener *l,
-			      size_t server, uint64_t lo, uint64_t hi)
+			      const struct plan_route *pr, size_t listener,
+			      size_t server, uint64_t slot)
 {
 	if (e->len == e->cap) {
-		e->cap = e->cap ? e->cap * 2 : 64;
-		e->v = xrealloc(e->v, xmul(e->cap, sizeof(*e->v)));
+		size_t old = e->cap;
+		e->cap = old ? old * 2 : 64;
+		e->v = big_realloc(e->v, old * sizeof(*e->v), xmul(e->cap, sizeof(*e->v)));
 	}
 	struct elem *el = &e->v[e->len++];
 	memset(el, 0, sizeof(*el));
 	el->kind = (uint8_t)kind;
 	el->pr = pr;
-	el->l = l;
-	el->server = server;
-	el->lo = (uint32_t)lo;
-	el->hi = (uint32_t)hi;
+	el->listener = (uint32_t)listener;
+	el->server = (uint32_t)server;
+	el->slot = (uint32_t)slot;
 	return el;
 }
 
@@ -75,14 +85,14 @@ static struct elem *elems_add(struct elems *e, enum elem_kind kind,
 static void elems_reserve(struct elems *e, size_t n)
 {
 	if (n > e->cap) {
-		e->v = xrealloc(e->v, xmul(n, sizeof(*e->v)));
+		e->v = big_realloc(e->v, e->cap * sizeof(*e->v), xmul(n, sizeof(*e->v)));
 		e->cap = n;
 	}
 }
 
 static void elems_free(struct elems *e)
 {
-	free(e->v);
+	big_free(e->v, e->cap * sizeof(*e->v));
 	memset(e, 0, sizeof(*e));
 }
 
@@ -90,12 +100,70 @@ static void put_elem(struct buf *out, const struct elem *el);
 
 /* mpz_cmp of the key imported host-endian (x86: little-endian): the last
  * byte weighs most. Keys of one map have one length. */
+static uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+static size_t put_key(uint8_t *key, const struct m_listener *l, int family,
+		      bool with_iface, bool with_addr, bool with_slot, uint32_t slot);
+
+/* The whole key of an element, as put_key made it. */
+static size_t elem_full_key(const struct elem *el, uint8_t key[40])
+{
+	if (el->kind == EK_SLOT) {
+		for (int i = 0; i < 4; i++)
+			key[i] = (uint8_t)(el->slot >> (8 * i));
+		return 4;
+	}
+	return put_key(key, elem_listener(el), el->family, el->kflags & KF_IFACE,
+		       el->kflags & KF_ADDR, el->kflags & KF_SLOT, el->slot);
+}
+
+/* Keeps the key's 16 most significant bytes, zero-padded. */
+static void elem_set_key(struct elem *el, const uint8_t *key, size_t len)
+{
+	uint8_t top[16] = {0};
+	size_t from = len > 16 ? len - 16 : 0;
+	memcpy(top, key + from, len - from);
+	el->klo = load_le64(top);
+	el->khi = load_le64(top + 8);
+	el->keylen = (uint8_t)len;
+}
+
+/* Makes the key of a listener element (EK_LISTENER, EK_SHARED). */
+static void elem_key(struct elem *el, int family, unsigned kflags, uint32_t slot)
+{
+	uint8_t key[40];
+	el->family = (uint8_t)family;
+	el->kflags = (uint8_t)kflags;
+	size_t n = put_key(key, elem_listener(el), family, kflags & KF_IFACE, kflags & KF_ADDR,
+			   kflags & KF_SLOT, slot);
+	elem_set_key(el, key, n);
+}
+
+/* mpz_cmp of the key imported host-endian (x86: little-endian): the last
+ * byte weighs most. Keys of one map have one length. */
 static int cmp_elem(const void *pa, const void *pb)
 {
 	const struct elem *a = pa, *b = pb;
-	for (size_t i = a->keylen; i-- > 0;)
-		if (a->key[i] != b->key[i])
-			return a->key[i] < b->key[i] ? -1 : 1;
+	if (a->khi != b->khi)
+		return a->khi < b->khi ? -1 : 1;
+	if (a->klo != b->klo)
+		return a->klo < b->klo ? -1 : 1;
+	if (a->keylen <= 16)
+		return 0;
+	uint8_t ka[40], kb[40];
+	size_t n = elem_full_key(a, ka);
+	elem_full_key(b, kb);
+	for (size_t i = n; i-- > 0;)
+		if (ka[i] != kb[i])
+			return ka[i] < kb[i] ? -1 : 1;
 	return 0;
 }
 
@@ -160,6 +228,7 @@ struct ctx {
 	struct buf *out;
 	bool inet;             /* table inet: both families */
 	const struct coexist *cx;   /* --coexist, or NULL */
+	struct buf pick, tail;      /* emit_own_chain's, reused route to route */
 };
 
 static uint8_t proto_num(enum m_proto p)
@@ -169,9 +238,7 @@ static uint8_t proto_num(enum m_proto p)
 
 static void put_addr(struct buf *out, const struct m_addr *a)
 {
-	char txt[64];
-	model_addr_str(a, txt);
-	buf_puts(out, txt);
+	model_put_addr(out, a);
 }
 
 /* As nft lists a counter; a load starts it at zero. */
@@ -179,15 +246,18 @@ static void put_addr(struct buf *out, const struct m_addr *a)
 
 static void put_place(struct buf *out, const char *text)
 {
-	buf_printf(out, " comment \"%s\"", text);
+	buf_puts(out, " comment \"");
+	buf_puts(out, text);
+	buf_putc(out, '"');
 }
 
 static void put_range(struct buf *out, uint64_t lo, uint64_t hi)
 {
-	if (lo == hi)
-		buf_printf(out, "%lu", (unsigned long)lo);
-	else
-		buf_printf(out, "%lu-%lu", (unsigned long)lo, (unsigned long)hi);
+	buf_put_u64(out, lo);
+	if (lo != hi) {
+		buf_putc(out, '-');
+		buf_put_u64(out, hi);
+	}
 }
 
 /* " : ADDR . PORT", or " : ADDR" to keep the port (then `port` is 0). */
@@ -195,16 +265,21 @@ static void put_target(struct buf *out, const struct m_server *sv, unsigned port
 {
 	buf_puts(out, " : ");
 	put_addr(out, &sv->addr);
-	if (port)
-		buf_printf(out, " . %u", port);
+	if (port) {
+		buf_puts(out, " . ");
+		buf_put_u64(out, port);
+	}
 }
 
 static void put_mark_set(struct buf *out, unsigned cls)
 {
 	unsigned mark = PLAN_MARK_OURS | cls << 16;
 	/* nft folds "and 0xff00ffff or M" into this form when it lists. */
-	buf_printf(out, "\t\tct mark set ct mark & 0x%08x | 0x%08x\n",
-		   (~PLAN_MARK_MASK | mark) & 0xffffffffu, mark);
+	buf_puts(out, "\t\tct mark set ct mark & 0x");
+	buf_put_hex(out, (~PLAN_MARK_MASK | mark) & 0xffffffffu, 8);
+	buf_puts(out, " | 0x");
+	buf_put_hex(out, mark, 8);
+	buf_putc(out, '\n');
 }
 
 /* Key bytes as nft exports each part: strings and addresses as they are,
@@ -270,18 +345,24 @@ static int cmp_group(const void *pa, const void *pb)
 static void put_verdict(struct buf *out, const struct fam *f, const struct plan_route *pr)
 {
 	const struct m_route *r = pr->r;
-	if (route_shared(r))
-		buf_printf(out, " : goto random%s_%lu_c%u", f->sfx,
-			   (unsigned long)pr->slots, r->snat_cls);
-	else
-		buf_printf(out, " : goto route_%s", r->name);
+	if (route_shared(r)) {
+		buf_puts(out, " : goto random");
+		buf_puts(out, f->sfx);
+		buf_putc(out, '_');
+		buf_put_u64(out, pr->slots);
+		buf_puts(out, "_c");
+		buf_put_u64(out, r->snat_cls);
+	} else {
+		buf_puts(out, " : goto route_");
+		buf_puts(out, r->name);
+	}
 }
 
 static void put_elem(struct buf *out, const struct elem *el)
 {
 	const struct plan_route *pr = el->pr;
 	const struct m_route *r = pr->r;
-	const struct m_listener *l = el->l;
+	const struct m_listener *l = elem_listener(el);
 	const struct m_server *sv = &r->servers[el->server];
 	switch ((enum elem_kind)el->kind) {
 	case EK_LISTENER:
@@ -299,15 +380,19 @@ static void put_elem(struct buf *out, const struct elem *el)
 		break;
 	case EK_SHARED:
 		put_addr(out, &l->addr);
-		buf_printf(out, " . %s . %u . ", model_proto_name(l->proto), l->port_lo);
-		put_range(out, el->lo, el->hi);
+		buf_puts(out, " . ");
+		buf_puts(out, model_proto_name(l->proto));
+		buf_puts(out, " . ");
+		buf_put_u64(out, l->port_lo);
+		buf_puts(out, " . ");
+		buf_put_u64(out, el->slot);
 		buf_puts(out, NFT_COUNTER);
 		put_place(out, pr->place);
 		/* Keeping the port of a one-port listener is that port. */
 		put_target(out, sv, sv->port ? sv->port : l->port_lo);
 		break;
 	case EK_SLOT:
-		put_range(out, el->lo, el->hi);
+		buf_put_u64(out, el->slot);
 		buf_puts(out, NFT_COUNTER);
 		put_place(out, pr->place);
 		put_target(out, sv, sv->port);
@@ -333,9 +418,9 @@ static void emit_listener_maps(struct ctx *c, const struct fam *f)
 			if (l->port_lo != l->port_hi)
 				maps[which].interval = true;
 			struct elem *el = elems_add(&maps[which], EK_LISTENER,
-						    plan_of(c->p, r), l, 0, 0, 0);
-			el->keylen = (uint8_t)put_key(el->key, l, f->family, l->iface,
-						      !l->any, false, 0);
+						    plan_of(c->p, r), j, 0, 0);
+			elem_key(el, f->family, (l->iface ? KF_IFACE : 0) |
+					      (!l->any ? KF_ADDR : 0), 0);
 		}
 	}
 	for (int k = 0; k < LM_COUNT; k++) {
@@ -394,15 +479,13 @@ static void emit_shared_maps(struct ctx *c, const struct fam *f)
 			const struct plan_route *pr = v[i];
 			const struct m_route *r = pr->r;
 			for (size_t j = 0; j < r->nlisteners; j++) {
-				const struct m_listener *l = &r->listeners[j];
 				for (size_t k = 0; k < r->nservers; k++) {
 					const struct plan_server *ps = &pr->servers[k];
 					for (uint32_t slot = ps->first_slot;
 					     slot < ps->first_slot + ps->slots; slot++) {
 						struct elem *el = elems_add(&servers, EK_SHARED, pr,
-									    l, k, slot, slot);
-						el->keylen = (uint8_t)put_key(el->key, l, f->family,
-									      false, true, true, slot);
+								    j, k, slot);
+						elem_key(el, f->family, KF_ADDR | KF_SLOT, slot);
 					}
 				}
 			}
@@ -428,15 +511,30 @@ static int own_map(const struct m_route *r)
 
 static void add_slot(struct elems *e, const struct plan_route *pr, size_t server, uint64_t v)
 {
-	struct elem *el = elems_add(e, EK_SLOT, pr, NULL, server, v, v);
+	struct elem *el = elems_add(e, EK_SLOT, pr, 0, server, v);
+	uint8_t key[4];
 	for (int i = 0; i < 4; i++)
-		el->key[i] = (uint8_t)(v >> (8 * i));
-	el->keylen = 4;
+		key[i] = (uint8_t)(v >> (8 * i));
+	elem_set_key(el, key, 4);
 }
 
 static void own_map_name(const struct plan_route *pr, char out[32])
 {
-	snprintf(out, 32, "%s_%03x", own_names[own_map(pr->r)], pr->shard);
+	static const char hex[] = "0123456789abcdef";
+	const char *name = own_names[own_map(pr->r)];
+	size_t n = strlen(name);
+	memcpy(out, name, n);
+	out[n++] = '_';
+	/* %03x: the plan keeps shards below 0x1000 */
+	unsigned shard = pr->shard;
+	if (shard >= 0x1000) {
+		snprintf(out, 32, "%s_%03x", name, shard);
+		return;
+	}
+	out[n++] = hex[shard >> 8 & 15];
+	out[n++] = hex[shard >> 4 & 15];
+	out[n++] = hex[shard & 15];
+	out[n] = '\0';
 }
 
 static int cmp_own(const void *pa, const void *pb)
@@ -544,8 +642,14 @@ static void put_dnat_protos(struct ctx *c, const struct m_route *r, const char *
 		if (!(r->protos & protos[p]))
 			continue;
 		/* A DNAT that names a port needs the protocol matched first. */
-		buf_printf(c->out, "\t\tmeta l4proto %s%s dnat %sto %s",
-			   model_proto_name(protos[p]), counter ? NFT_COUNTER : "", fam, what);
+		buf_puts(c->out, "\t\tmeta l4proto ");
+		buf_puts(c->out, model_proto_name(protos[p]));
+		if (counter)
+			buf_puts(c->out, NFT_COUNTER);
+		buf_puts(c->out, " dnat ");
+		buf_puts(c->out, fam);
+		buf_puts(c->out, "to ");
+		buf_puts(c->out, what);
 		buf_puts(c->out, tail);
 		buf_putc(c->out, '\n');
 	}
@@ -653,7 +757,9 @@ static void emit_own_chain(struct ctx *c, const struct plan_route *pr)
 {
 	const struct m_route *r = pr->r;
 	const char *ip = r->family == 6 ? "ip6" : "ip";
-	buf_printf(c->out, "\n\tchain route_%s {\n", r->name);
+	buf_puts(c->out, "\n\tchain route_");
+	buf_puts(c->out, r->name);
+	buf_puts(c->out, " {\n");
 	/* Others than the allowed clients leave before the mark: nothing
 	 * of this table may touch their connections. */
 	if (r->allow) {
@@ -664,29 +770,29 @@ static void emit_own_chain(struct ctx *c, const struct plan_route *pr)
 		buf_putc(c->out, '\n');
 	}
 	put_mark_set(c->out, r->snat_cls);
-	struct buf pick;
-	buf_init(&pick);
+	struct buf *pick = &c->pick, *tail = &c->tail;
+	pick->len = tail->len = 0;
 	if (pr->aff)
 		/* The client's address picks the slot, the same on every
 		 * gateway and for every protocol of the route. */
-		buf_printf(&pick, "jhash %s saddr mod %lu seed 0x%x", ip,
+		buf_printf(pick, "jhash %s saddr mod %lu seed 0x%x", ip,
 			   (unsigned long)pr->slots, c->p->aff_seed);
-	else
-		buf_printf(&pick, "numgen %s mod %lu",
-			   r->balance == M_ROUNDROBIN ? "inc" : "random",
-			   (unsigned long)pr->slots);
-	if (pr->base)
-		buf_printf(&pick, " offset %lu", (unsigned long)pr->base);
-	struct buf tail;
-	buf_init(&tail);
+	else {
+		buf_puts(pick, r->balance == M_ROUNDROBIN ? "numgen inc mod "
+							  : "numgen random mod ");
+		buf_put_u64(pick, pr->slots);
+	}
+	if (pr->base) {
+		buf_puts(pick, " offset ");
+		buf_put_u64(pick, pr->base);
+	}
 	char map[32];
 	own_map_name(pr, map);
-	buf_printf(&tail, " map @%s", map);
-	put_place(&tail, pr->place);
+	buf_puts(tail, " map @");
+	buf_puts(tail, map);
+	put_place(tail, pr->place);
 	/* Each rule counts for itself: strict rotation per protocol. */
-	put_dnat_protos(c, r, buf_cstr(&pick), buf_cstr(&tail), !r->keep_port, false);
-	buf_free(&tail);
-	buf_free(&pick);
+	put_dnat_protos(c, r, buf_cstr(pick), buf_cstr(tail), !r->keep_port, false);
 	buf_puts(c->out, "\t}\n");
 }
 
@@ -833,6 +939,8 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 {
 	const struct model *m = p->m;
 	struct ctx c = {.p = p, .m = m, .out = out, .cx = cx};
+	buf_init(&c.pick);
+	buf_init(&c.tail);
 	bool present[2] = {model_family_routes(m, 4) > 0 || m->nroutes == 0,
 			   model_family_routes(m, 6) > 0};
 	c.inet = present[0] && present[1];
@@ -901,6 +1009,8 @@ static void emit_table(const struct plan *p, const struct coexist *cx, const cha
 		emit_forward(&c);
 	buf_printf(out, "\n\tchain " GEN_NFT_CHAIN "%016" PRIx64 " {\n\t}\n}\n",
 		   buf_hash_end(out));
+	buf_free(&c.pick);
+	buf_free(&c.tail);
 
 	free(groups);
 }

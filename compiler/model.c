@@ -5,6 +5,25 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
+/* "a.b.c.d" into out (at least 16 bytes); returns the length. */
+static size_t ipv4_text(const uint8_t *bytes, char *out)
+{
+	size_t n = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = bytes[i];
+		if (i)
+			out[n++] = '.';
+		if (v >= 100)
+			out[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			out[n++] = (char)('0' + v / 10 % 10);
+		out[n++] = (char)('0' + v % 10);
+	}
+	return n;
+}
+
 void model_snat_str(const struct m_snat *sn, char out[160])
 {
 	char lo[64], hi[64];
@@ -21,8 +40,51 @@ void model_addr_str(const struct m_addr *a, char out[64])
 	if (a->family == 6)
 		inet_ntop(AF_INET6, a->bytes, out, 64);
 	else
-		snprintf(out, 64, "%u.%u.%u.%u", a->bytes[0], a->bytes[1],
-			 a->bytes[2], a->bytes[3]);
+		out[ipv4_text(a->bytes, out)] = '\0';
+}
+
+void model_put_addr(struct buf *b, const struct m_addr *a)
+{
+	char txt[64];
+	if (a->family == 6) {
+		inet_ntop(AF_INET6, a->bytes, txt, sizeof(txt));
+		buf_puts(b, txt);
+	} else {
+		buf_add(b, txt, ipv4_text(a->bytes, txt));
+	}
+}
+
+void model_put_listener(struct buf *b, const struct m_listener *l, int family)
+{
+	bool v6 = family == 6 && !l->any;
+	buf_puts(b, model_proto_name(l->proto));
+	buf_puts(b, v6 ? " [" : " ");
+	if (l->any)
+		buf_putc(b, '*');
+	else
+		model_put_addr(b, &l->addr);
+	buf_puts(b, v6 ? "]:" : ":");
+	buf_put_u64(b, l->port_lo);
+	if (l->port_hi != l->port_lo) {
+		buf_putc(b, '-');
+		buf_put_u64(b, l->port_hi);
+	}
+	if (l->iface) {
+		buf_puts(b, " on ");
+		buf_puts(b, l->iface);
+	}
+}
+
+void model_put_server(struct buf *b, const struct m_server *s)
+{
+	bool v6 = s->addr.family == 6 && s->port != 0;
+	if (v6)
+		buf_putc(b, '[');
+	model_put_addr(b, &s->addr);
+	if (s->port != 0) {
+		buf_puts(b, v6 ? "]:" : ":");
+		buf_put_u64(b, s->port);
+	}
 }
 
 const char *model_proto_name(enum m_proto p)

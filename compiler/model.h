@@ -125,6 +125,12 @@ void model_snat_str(const struct m_snat *sn, char out[160]);
 
 /* Text of an address, e.g. "10.0.0.1" or "2001:db8::1" (no prefix). */
 void model_addr_str(const struct m_addr *a, char out[64]);
+/* The same texts written into a buffer (IPv4 by hand, without printf):
+ * what the printers of a whole ruleset use. */
+struct buf;
+void model_put_addr(struct buf *b, const struct m_addr *a);
+void model_put_listener(struct buf *b, const struct m_listener *l, int family);
+void model_put_server(struct buf *b, const struct m_server *s);
 /* Number of routes of `family`. */
 size_t model_family_routes(const struct model *m, int family);
 /* The listener class of l: plain, on an interface, any address, both. */

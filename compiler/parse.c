@@ -83,6 +83,22 @@ bool parse_check_bytes(struct parse_ctx *ctx, const struct src_file *f)
 			i++;
 			continue;
 		}
+		if (p[i] != '\0' && p[i] < 0x80) {
+			/* A run of ASCII bytes, neither NUL nor a newline: nearly
+			 * the whole of a file, checked without decoding. */
+			size_t j = i + 1;
+			while (j < f->len && p[j] != '\0' && p[j] < 0x80 && p[j] != '\n')
+				j++;
+			if (line_len + (j - i) > SRC_MAX_LINE_LEN) {
+				parse_error(ctx, point(f, line, 1),
+					   "line is longer than %d bytes", SRC_MAX_LINE_LEN);
+				return false;
+			}
+			line_len += j - i;
+			col += (int)(j - i);
+			i = j;
+			continue;
+		}
 		if (++line_len == SRC_MAX_LINE_LEN + 1) {
 			parse_error(ctx, point(f, line, 1),
 				   "line is longer than %d bytes", SRC_MAX_LINE_LEN);

@@ -559,7 +559,9 @@ struct plan *plan_build(const struct model *m, enum plan_target t,
 				   "most %lu); use smaller weights or 'balance random'",
 				   (unsigned long)pr->slots, LIM_RR_SLOTS);
 		text.len = 0;
-		buf_printf(&text, "%s: route %s", r->loc.file->base, r->name);
+		buf_puts(&text, r->loc.file->base);
+		buf_puts(&text, ": route ");
+		buf_puts(&text, r->name);
 		pr->place = place(p, a, d, r->name_loc, "file or route name", buf_cstr(&text));
 		pr->dispatch_place = pr->place;
 		if (r->comment) {

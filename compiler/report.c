@@ -1,6 +1,7 @@
 /* report.c: see report.h. */
 #include "report.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void put_snat(const struct model *m, const struct m_route *r, struct buf *out)
@@ -17,41 +18,76 @@ static void put_snat(const struct model *m, const struct m_route *r, struct buf 
 	}
 }
 
+/* "%.2f" of a share in percent. Routes share a handful of values (a third,
+ * a half), so the text of each is made once by snprintf and kept. */
+static void put_percent(struct buf *out, double pct)
+{
+	static struct {
+		double v;
+		char text[32];
+		size_t len;
+	} cache[64];
+	uint64_t bits;
+	memcpy(&bits, &pct, sizeof(bits));
+	size_t i = (size_t)((bits * 0x9e3779b97f4a7c15u) >> 58);
+	if (cache[i].len == 0 || memcmp(&cache[i].v, &pct, sizeof(pct)) != 0) {
+		int n = snprintf(cache[i].text, sizeof(cache[i].text), "%.2f", pct);
+		if (n <= 0 || (size_t)n >= sizeof(cache[i].text)) {
+			buf_printf(out, "%.2f", pct);
+			return;
+		}
+		cache[i].v = pct;
+		cache[i].len = (size_t)n;
+	}
+	buf_add(out, cache[i].text, cache[i].len);
+}
+
 static void put_route(const struct plan *p, const struct plan_route *pr, struct buf *out,
 		      const char *lead)
 {
 	const struct m_route *r = pr->r;
-	buf_printf(out, "%sroute %s (%s):", lead, r->name, r->loc.file->base);
+	buf_puts(out, lead);
+	buf_puts(out, "route ");
+	buf_puts(out, r->name);
+	buf_puts(out, " (");
+	buf_puts(out, r->loc.file->base);
+	buf_puts(out, "):");
 	for (size_t j = 0; j < r->nlisteners; j++) {
-		char l[128];
-		model_listener_str(&r->listeners[j], r->family, l, sizeof(l));
-		buf_printf(out, "%s %s", j ? "," : "", l);
+		buf_puts(out, j ? ", " : " ");
+		model_put_listener(out, &r->listeners[j], r->family);
 	}
 	buf_puts(out, " ->");
 	for (size_t j = 0; j < r->nservers; j++) {
-		char ep[80];
-		model_server_str(&r->servers[j], ep);
-		if (r->servers[j].drain)
-			buf_printf(out, "%s %s drained", j ? "," : "", ep);
-		else
-			buf_printf(out, "%s %s %.2f%%", j ? "," : "", ep,
-				   pr->servers[j].share * 100.0);
+		buf_puts(out, j ? ", " : " ");
+		model_put_server(out, &r->servers[j]);
+		if (r->servers[j].drain) {
+			buf_puts(out, " drained");
+		} else {
+			buf_putc(out, ' ');
+			put_percent(out, pr->servers[j].share * 100.0);
+			buf_putc(out, '%');
+		}
 	}
-	buf_printf(out, "; balance %s; ", model_balance_name(r->balance));
+	buf_puts(out, "; balance ");
+	buf_puts(out, model_balance_name(r->balance));
+	buf_puts(out, "; ");
 	put_snat(p->m, r, out);
 	if (r->allow) {
 		buf_puts(out, "; allow from");
 		for (size_t j = 0; j < r->nallow; j++) {
-			char a[64];
-			model_addr_str(&r->allow[j], a);
-			buf_printf(out, "%s %s/%d", j ? "," : "", a, r->allow[j].prefix);
+			buf_puts(out, j ? ", " : " ");
+			model_put_addr(out, &r->allow[j]);
+			buf_putc(out, '/');
+			buf_put_u64(out, (uint64_t)r->allow[j].prefix);
 		}
 	}
 	if (pr->aff)
 		buf_printf(out, "; affinity client-ip: hash over %lu slots, seed 0x%x",
 			   (unsigned long)pr->slots, p->aff_seed);
-	if (r->comment)
-		buf_printf(out, "; comment: %s", r->comment);
+	if (r->comment) {
+		buf_puts(out, "; comment: ");
+		buf_puts(out, r->comment);
+	}
 	buf_putc(out, '\n');
 }
 

@@ -57,7 +57,10 @@ struct sema {
 	struct model *m;
 	/* The routes in source order, and a table of their names (index + 1). */
 	struct m_route *routes;
-	struct own *own;
+	/* What each route set for itself: most routes set nothing and
+	 * share own_none; the others' are in the arena. */
+	struct own **own;
+	struct own own_none;
 	size_t nroutes, routes_cap;
 	struct name_ent *names;
 	size_t names_cap;

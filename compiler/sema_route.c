@@ -238,7 +238,9 @@ static void check_duplicate_servers(struct sema *s, struct m_route *r)
 	if (r->nservers < 2 || !diag_warning_enabled(s->d, W_DUPLICATE_SERVER))
 		return;
 	size_t n = r->nservers;
-	struct m_server **v = xmalloc(xmul(n, sizeof(*v)));
+	/* Most routes have a few servers: no allocation for them. */
+	struct m_server *few[16];
+	struct m_server **v = n <= ARRAY_LEN(few) ? few : xmalloc(xmul(n, sizeof(*v)));
 	for (size_t i = 0; i < n; i++)
 		v[i] = &r->servers[i];
 	qsort(v, n, sizeof(*v), cmp_server_ptr);
@@ -254,7 +256,8 @@ static void check_duplicate_servers(struct sema *s, struct m_route *r)
 			diag_note(s->d, v[i - 1]->loc, "it is first listed here");
 		}
 	}
-	free(v);
+	if (v != few)
+		free(v);
 }
 
 /* allow from: an address, a network, or a set of them. */
@@ -335,7 +338,8 @@ void sema_build_route(struct sema *s, const struct ast_stmt *st, struct m_route 
 {
 	struct route_build rb = {0};
 	s->nl = s->ns = s->na = 0;
-	r->name = arena_strdup(s->a, st->name);
+	if (!r->name)   /* sema_route gave it its name already */
+		r->name = arena_strdup(s->a, st->name);
 	r->loc = st->loc;
 	r->last_line = st->end.last_line;
 	for (const struct ast_item *it = st->items; it; it = it->next) {

@@ -20,8 +20,11 @@ void src_set_free(struct src_set *set)
 		struct src_file *f = set->files.items[i];
 		free((char *)f->path);
 		free((char *)f->base);
-		free((char *)f->text);
-		free(f->line_start);
+		if (f->text_mapped)
+			big_free((char *)f->text, f->text_mapped);
+		else
+			free((char *)f->text);
+		big_free(f->line_start, xmul(f->nlines, sizeof(*f->line_start)));
 		free(f);
 	}
 	vec_free(&set->files);
@@ -56,12 +59,12 @@ static void index_lines(struct src_file *f)
 	const char *end = f->text + f->len;
 	for (const char *p = f->text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
 		n++;
-	f->line_start = xmalloc(xmul(n, sizeof(size_t)));
+	f->line_start = big_realloc(NULL, 0, xmul(n, sizeof(*f->line_start)));
 	f->nlines = 0;
 	f->line_start[f->nlines++] = 0;
 	for (const char *p = f->text; f->nlines < n &&
 	     (p = memchr(p, '\n', (size_t)(end - p))); p++)
-		f->line_start[f->nlines++] = (size_t)(p - f->text) + 1;
+		f->line_start[f->nlines++] = (uint32_t)(p - f->text) + 1;
 }
 
 static struct src_file *add_file(struct src_set *set, const char *display,
@@ -106,38 +109,40 @@ struct src_file *src_from_string(struct src_set *set, const char *name,
  * the size fstat gave (0 for a pipe), so a file is read into one buffer of
  * its size. Two NUL bytes end the text: the scanner reads it in place. */
 static enum src_status read_all(int fd, size_t hint, char **out, size_t *outlen,
-				int *errnum)
+				size_t *mapped, int *errnum)
 {
 	size_t cap = hint && hint <= SRC_MAX_FILE_SIZE ? hint + 1 : 4096, len = 0;
-	char *p = xmalloc(cap + 2);
+	/* Mapped (big_realloc): a large file is read into huge pages. */
+	char *p = big_realloc(NULL, 0, cap + 2);
 	for (;;) {
 		if (len == cap) {
 			if (cap >= SRC_MAX_FILE_SIZE + (size_t)1) {
-				free(p);
+				big_free(p, cap + 2);
 				return SRC_TOO_BIG;
 			}
+			p = big_realloc(p, cap + 2, cap * 2 + 2);
 			cap *= 2;
-			p = xrealloc(p, cap + 2);
 		}
 		ssize_t n = read(fd, p + len, cap - len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			*errnum = errno;
-			free(p);
+			big_free(p, cap + 2);
 			return SRC_IO_ERROR;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > SRC_MAX_FILE_SIZE) {
-			free(p);
+			big_free(p, cap + 2);
 			return SRC_TOO_BIG;
 		}
 	}
 	p[len] = p[len + 1] = '\0';
 	*out = p;
 	*outlen = len;
+	*mapped = cap + 2;
 	return SRC_OK;
 }
 
@@ -186,14 +191,15 @@ enum src_status src_load(struct src_set *set, const char *path,
 		fcntl(fd, F_SETFL, 0);
 	}
 	char *text;
-	size_t len;
+	size_t len, mapped;
 	enum src_status st2 = read_all(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0,
-				       &text, &len, errnum);
+				       &text, &len, &mapped, errnum);
 	if (!is_stdin)
 		close(fd);
 	if (st2 != SRC_OK)
 		return st2;
 	struct src_file *f = add_file(set, display, text, len);
+	f->text_mapped = mapped;
 	if (is_stdin) {
 		free((char *)f->base);
 		f->base = xstrdup("stdin");

@@ -34,8 +34,10 @@ struct src_file {
 	const char *base;         /* sanitized base name: all output shows */
 	const char *text;         /* the bytes, then two NULs (for flex) */
 	size_t len;
-	size_t *line_start;       /* byte offset of each line, 0-based index */
-	size_t nlines;
+	uint32_t *line_start;     /* byte offset of each line, 0-based index
+				   * (a file has at most SRC_MAX_FILE_SIZE bytes) */
+	size_t nlines;            /* line_start is big_realloc'd for nlines */
+	size_t text_mapped;       /* text is big_realloc'd this size; 0: malloc */
 	struct loc included_from; /* .file == NULL for the main file */
 	dev_t dev;
 	ino_t ino;

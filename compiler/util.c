@@ -1,4 +1,5 @@
 /* util.c: see util.h. */
+#define _GNU_SOURCE   /* mremap, MADV_HUGEPAGE, MAP_ANONYMOUS */
 #include "util.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static void oom(void)
@@ -51,10 +53,63 @@ size_t xmul(size_t n, size_t size)
 	return n * size;
 }
 
-/* Chunks are chained; a request larger than a chunk gets a chunk of its own. */
+/* Huge pages (2 MiB) for large blocks: a 100,000-route compilation fills
+ * about 100 MiB, and one page fault per 4 KiB was a fifth of its time.
+ * Advice only: where the kernel gives none, nothing changes. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Mappings are whole huge pages: the first touch of one clears 2 MiB at
+ * once, where 512 faults of 4 KiB each cost far more (a virtual machine
+ * pays each fault twice). Untouched, a mapping costs nothing. */
+static size_t huge_round(size_t n)
+{
+	if (n > SIZE_MAX - HUGE_PAGE)
+		oom();
+	return (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
+static void advise_mapping(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, n, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+void *big_realloc(void *p, size_t old, size_t n)
+{
+	old = p ? huge_round(old) : 0;
+	n = huge_round(n ? n : 1);
+	if (n == old)
+		return p;
+	void *q = p ? mremap(p, old, n, MREMAP_MAYMOVE)
+		    : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
+		oom();
+	/* The whole mapping, or it would be split in parts that mremap
+	 * cannot move as one. */
+	advise_mapping(q, n);
+	return q;
+}
+
+void big_free(void *p, size_t n)
+{
+	if (p)
+		munmap(p, huge_round(n ? n : 1));
+}
+
+/* Chunks are chained, whole huge pages mapped (zero already); a request
+ * larger than a chunk gets a chunk of its own. Bytes from `dirty` on are
+ * known to be zero, so that an allocation clears only memory used before
+ * (after arena_rewind). Should the mapping fail, a malloc'd chunk just
+ * the size of the request. */
 struct chunk {
 	struct chunk *next;
 	size_t used, size;
+	size_t dirty;
+	size_t mapped;        /* length of the mapping; 0: malloc'd */
 	max_align_t data[];
 };
 
@@ -62,11 +117,19 @@ struct arena {
 	struct chunk *head;
 };
 
-#define CHUNK_SIZE (64 * 1024)
+#define CHUNK_SIZE (HUGE_PAGE - sizeof(struct chunk))
 
 struct arena *arena_new(void)
 {
 	return xcalloc(1, sizeof(struct arena));
+}
+
+static void chunk_free(struct chunk *c)
+{
+	if (c->mapped)
+		munmap(c, c->mapped);
+	else
+		free(c);
 }
 
 void arena_free(struct arena *a)
@@ -75,7 +138,7 @@ void arena_free(struct arena *a)
 		return;
 	for (struct chunk *c = a->head, *next; c; c = next) {
 		next = c->next;
-		free(c);
+		chunk_free(c);
 	}
 	free(a);
 }
@@ -90,11 +153,36 @@ void arena_rewind(struct arena *a, struct arena_mark m)
 {
 	while (a->head && a->head != m.chunk) {
 		struct chunk *next = a->head->next;
-		free(a->head);
+		chunk_free(a->head);
 		a->head = next;
 	}
 	if (a->head)
 		a->head->used = m.used;
+}
+
+static struct chunk *chunk_new(struct arena *a, size_t n)
+{
+	struct chunk *c = NULL;
+	size_t total = huge_round(sizeof(*c) + (n > CHUNK_SIZE ? n : CHUNK_SIZE));
+	void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (m != MAP_FAILED) {
+		advise_mapping(m, total);
+		c = m;
+		c->mapped = total;
+		c->size = total - sizeof(*c);
+		c->dirty = 0;
+	} else {
+		size_t size = n > 65536 ? n : 65536;
+		c = xmalloc(sizeof(*c) + size);
+		c->mapped = 0;
+		c->size = size;
+		c->dirty = size;
+	}
+	c->used = 0;
+	c->next = a->head;
+	a->head = c;
+	return c;
 }
 
 void *arena_alloc(struct arena *a, size_t n)
@@ -104,17 +192,17 @@ void *arena_alloc(struct arena *a, size_t n)
 	if (n == 0)
 		n = align;
 	struct chunk *c = a->head;
-	if (!c || c->size - c->used < n) {
-		size_t size = n > CHUNK_SIZE ? n : CHUNK_SIZE;
-		c = xmalloc(sizeof(*c) + size);
-		c->used = 0;
-		c->size = size;
-		c->next = a->head;
-		a->head = c;
-	}
-	void *p = (char *)c->data + c->used;
+	if (!c || c->size - c->used < n)
+		c = chunk_new(a, n);
+	size_t at = c->used;
+	char *p = (char *)c->data + at;
 	c->used += n;
-	return memset(p, 0, n);
+	if (at < c->dirty) {
+		memset(p, 0, (c->dirty < c->used ? c->dirty : c->used) - at);
+	}
+	if (c->used > c->dirty)
+		c->dirty = c->used;
+	return p;
 }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
@@ -216,7 +304,7 @@ void buf_free(struct buf *b)
 	buf_init(b);
 }
 
-static void buf_reserve(struct buf *b, size_t extra)
+void buf_grow(struct buf *b, size_t extra)
 {
 	if (b->sink >= 0 && b->len > 0 && b->len + extra > BUF_FLUSH_AT)
 		buf_flush(b);
@@ -234,9 +322,33 @@ static void buf_reserve(struct buf *b, size_t extra)
 
 void buf_add(struct buf *b, const char *s, size_t n)
 {
-	buf_reserve(b, n);
-	memcpy(b->data + b->len, s, n);
+	memcpy(buf_room(b, n), s, n);
 	b->len += n;
+}
+
+void buf_put_u64(struct buf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_add(b, tmp + sizeof(tmp) - n, n);
+}
+
+void buf_put_hex(struct buf *b, uint64_t v, int width)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[16];
+	size_t n = 0;
+	do {
+		tmp[sizeof(tmp) - ++n] = digits[v & 15];
+		v >>= 4;
+	} while (v);
+	while (n < sizeof(tmp) && (int)n < width)
+		tmp[sizeof(tmp) - ++n] = '0';
+	buf_add(b, tmp + sizeof(tmp) - n, n);
 }
 
 /* The length of the UTF-8 sequence at s, 0 if invalid (as src_utf8_len,
@@ -278,12 +390,6 @@ void buf_puts(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-void buf_putc(struct buf *b, char c)
-{
-	buf_reserve(b, 1);
-	b->data[b->len++] = c;
-}
-
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
@@ -297,7 +403,7 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 		buf_add(b, small, (size_t)n);
 		return;
 	}
-	buf_reserve(b, (size_t)n + 1);
+	buf_grow(b, (size_t)n + 1);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
 }
@@ -312,7 +418,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 
 const char *buf_cstr(struct buf *b)
 {
-	buf_reserve(b, 1);
+	buf_room(b, 1);
 	b->data[b->len] = '\0';
 	return b->data;
 }

@@ -35,6 +35,14 @@ struct arena_mark arena_mark(const struct arena *a);
 void arena_rewind(struct arena *a, struct arena_mark m);
 void arena_free(struct arena *a);
 void *arena_alloc(struct arena *a, size_t n);   /* zeroed */
+/* Large arrays (a few per compilation, as long as the input: the source
+ * text and its line index, the routes, the nft elements), mapped in whole
+ * huge pages: growing one moves no byte (mremap), and filling it takes one
+ * page fault per 2 MiB instead of one per 4 KiB. `old` is the size the
+ * block was given (0 for NULL); a block is freed with big_free and the
+ * same size. New bytes are zero. */
+void *big_realloc(void *p, size_t old, size_t n);
+void big_free(void *p, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) TRC_PRINTF(2, 3);
@@ -81,9 +89,29 @@ void buf_tap_end(struct buf *b);
 void buf_hash_begin(struct buf *b, struct hash64 *h);
 /* Stops hashing; returns the hash of the bytes added since the begin. */
 uint64_t buf_hash_end(struct buf *b);
+/* Makes room for `extra` more bytes (and flushes to the sink first when
+ * the buffer holds BUF_FLUSH_AT); the inline writers below call it only
+ * when the room is not there already. */
+void buf_grow(struct buf *b, size_t extra);
+static inline char *buf_room(struct buf *b, size_t extra)
+{
+	if (b->cap - b->len <= extra || (b->sink >= 0 && b->len + extra > BUF_FLUSH_AT))
+		buf_grow(b, extra);
+	return b->data + b->len;
+}
 void buf_add(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);
-void buf_putc(struct buf *b, char c);
+static inline void buf_putc(struct buf *b, char c)
+{
+	buf_room(b, 1)[0] = c;
+	b->len++;
+}
+/* Decimal and hexadecimal numbers written straight into the buffer, the
+ * text of printf's %lu and %0*x (lower case, no 0x), without the printf
+ * machinery: every address, port and mark of a ruleset goes through
+ * these. */
+void buf_put_u64(struct buf *b, uint64_t v);
+void buf_put_hex(struct buf *b, uint64_t v, int width);
 void buf_printf(struct buf *b, const char *fmt, ...) TRC_PRINTF(2, 3);
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends text from a source file for a terminal to show: control

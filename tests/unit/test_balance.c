@@ -50,6 +50,27 @@ static void test_known_texts(void **state)
 	assert_string_equal(text, "0.20000000019");
 }
 
+/* balance_q31_str formats in integers; it must print what printf's
+ * "%.11f" prints (iptables-save's call): every value near 0, 1/2 and 1,
+ * and a sweep between (2.2 million values). */
+static void test_text_is_printf(void **state)
+{
+	(void)state;
+	unsigned long checked = 0;
+	for (uint64_t q = 0; q <= 0x80000000u;) {
+		char ours[16], want[32];
+		balance_q31_str((uint32_t)q, ours);
+		snprintf(want, sizeof(want), "%.11f", (double)q / 2147483648.0);
+		if (strcmp(ours, want) != 0)
+			fail_msg("q=%lu: %s, printf %s", (unsigned long)q, ours, want);
+		checked++;
+		bool edge = q < 70000 || q > 0x80000000u - 70000 ||
+			    (q > 0x40000000u - 70000 && q < 0x40000000u + 70000);
+		q += edge ? 1 : 997;
+	}
+	assert_true(checked > 2000000);
+}
+
 static void test_gcd(void **state)
 {
 	(void)state;
@@ -127,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_weighted_cases),
 		cmocka_unit_test(test_text_round_trips),
 		cmocka_unit_test(test_known_texts),
+		cmocka_unit_test(test_text_is_printf),
 		cmocka_unit_test(test_gcd),
 		cmocka_unit_test(test_shares_follow_weights),
 		cmocka_unit_test(test_emitted_probabilities),
