@@ -56,10 +56,12 @@ LDLIBS    += -lm
 
 LIB_SRCS  := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 LIB_OBJS  := $(patsubst compiler/%.c,$(B)/%.o,$(LIB_SRCS)) $(B)/parser.o $(B)/lexer.o
-HDRS      := $(wildcard compiler/*.h) $(B)/parser.h $(B)/lexer.h
+HDRS      := $(wildcard compiler/*.h compiler/*.def) $(B)/parser.h $(B)/lexer.h \
+             $(B)/keywords-lookup.h
 
 .PHONY: FORCE all test check unit golden errors kernel scale-100k trace lint-man deps install live \
         verify-cli determinism install-check build-check options-check completion-check \
+        keywords-check \
         package-check \
         uninstall clean golden-update errors-update
 
@@ -68,8 +70,19 @@ all: tcproutec
 $(B):
 	@mkdir -p $(B)
 
+# The grammar with the keyword tokens of compiler/keywords.def written in
+# (tools/keywords.awk): the keywords are listed once, there.
+$(B)/parser.y: grammar/parser.y compiler/keywords.def tools/keywords.awk | $(B)
+	awk -f tools/keywords.awk compiler/keywords.def grammar/parser.y > $@.tmp
+	mv $@.tmp $@
+
+# The scanner's keyword lookup (compiler/keywords.c), from the same list.
+$(B)/keywords-lookup.h: compiler/keywords.def tools/keywords.awk | $(B)
+	awk -v mode=lookup -f tools/keywords.awk compiler/keywords.def > $@.tmp
+	mv $@.tmp $@
+
 # One bison run makes both files, even under -j.
-$(B)/parser.c $(B)/parser.h &: grammar/parser.y | $(B)
+$(B)/parser.c $(B)/parser.h &: $(B)/parser.y | $(B)
 	$(BISON) -Wall $(WERROR_FLAG) -o $(B)/parser.c --header=$(B)/parser.h $<
 
 $(B)/lexer.c $(B)/lexer.h &: grammar/lexer.l | $(B)
@@ -152,6 +165,11 @@ options-check: tcproutec
 completion-check: tcproutec
 	tests/completion.sh
 
+# The keywords of compiler/keywords.def against the vim syntax file, the
+# man page's list and the fuzzing dictionary.
+keywords-check:
+	tests/keywords.sh
+
 # The Debian package (debian/): built twice from clean copies of the tree
 # (reproducible), lintian-clean, installed with apt-get, tried, purged.
 # Needs root for the install part; CI runs it after make test.
@@ -161,7 +179,8 @@ package-check:
 lint-man:
 	mandoc -Tlint -W warning man/tcproutec.1 man/tcproutec.tr.5
 
-test: all unit golden errors verify-cli live options-check completion-check install-check build-check \
+test: all unit golden errors verify-cli live options-check completion-check keywords-check \
+      install-check build-check \
       determinism lint-man \
       test-asan test-valgrind fuzz-regress kernel trace
 

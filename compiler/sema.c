@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keywords.h"
+#include "parser.h"
 #include "sema_int.h"
 
 /* ---- statements, as the parser reads them ------------------------------ */
@@ -81,21 +83,25 @@ void sema_defaults(struct sema *s, const struct ast_stmt *st)
 	} else {
 		s->defaults = st;
 	}
-	static const char *const names[] = {
-		[AI_LISTEN] = "listen", [AI_SERVER] = "server",
-		[AI_ALLOW] = "allow", [AI_COMMENT] = "comment",
+	/* An item by the keyword that starts it (keywords.def). */
+	static const int item_keyword[] = {
+		[AI_LISTEN] = K_LISTEN, [AI_SERVER] = K_SERVER,
+		[AI_BALANCE] = K_BALANCE, [AI_SNAT] = K_SNAT,
+		[AI_ALLOW] = K_ALLOW, [AI_AFFINITY] = K_AFFINITY,
+		[AI_COMMENT] = K_COMMENT,
 	};
 	const struct ast_item *b = NULL, *n = NULL, *a = NULL;
 	for (const struct ast_item *it = st->items; it; it = it->next) {
+		const char *name = keyword_name(item_keyword[it->kind]);
 		if (it->kind == AI_BALANCE)
-			sema_check_single(s, &b, it, "balance");
+			sema_check_single(s, &b, it, name);
 		else if (it->kind == AI_SNAT)
-			sema_check_single(s, &n, it, "snat");
+			sema_check_single(s, &n, it, name);
 		else if (it->kind == AI_AFFINITY)
-			sema_check_single(s, &a, it, "affinity");
+			sema_check_single(s, &a, it, name);
 		else
 			diag_error(s->d, it->loc, "'%s' cannot be used in 'defaults' "
-				   "(only balance, snat and affinity)", names[it->kind]);
+				   "(only balance, snat and affinity)", name);
 	}
 }
 

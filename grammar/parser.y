@@ -83,14 +83,10 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, const char *msg);
 %token <str> STRING       "string"
 %token <str> DURATION     "duration"
 %token BADCHAR            "invalid character"
-%token K_INCLUDE "include" K_DEFINE "define" K_DEFAULTS "defaults"
-%token K_ROUTE "route" K_POLICY "policy" K_FORWARD "forward"
-%token K_DROP "drop" K_ACCEPT "accept" K_LISTEN "listen" K_ON "on"
-%token K_TCP "tcp" K_UDP "udp" K_SERVER "server" K_WEIGHT "weight"
-%token K_DRAIN "drain" K_BALANCE "balance" K_RANDOM "random"
-%token K_ROUNDROBIN "roundrobin" K_SNAT "snat" K_MASQUERADE "masquerade"
-%token K_NONE "none" K_ALLOW "allow" K_FROM "from" K_AFFINITY "affinity"
-%token K_CLIENT_IP "client-ip" K_TIMEOUT "timeout" K_COMMENT "comment"
+/* The keywords: one token per line of compiler/keywords.def, declared
+ * here in its order by tools/keywords.awk (the Makefile builds
+ * build/parser.y from this file). */
+@KEYWORD_TOKENS@
 
 %type <str> name
 %type <val> value addr host port number set set_elems set_elem opt_timeout
@@ -164,23 +160,11 @@ eos:
 	;
 
 /* Keywords are only reserved where they mean something: a route or a
- * define may be called "random". */
+ * define may be called "random". The alternatives after NAME are every
+ * keyword of compiler/keywords.def, written by tools/keywords.awk. */
 name:
 	  NAME
-	| K_INCLUDE { $$ = "include"; } | K_DEFINE { $$ = "define"; }
-	| K_DEFAULTS { $$ = "defaults"; } | K_ROUTE { $$ = "route"; }
-	| K_POLICY { $$ = "policy"; } | K_FORWARD { $$ = "forward"; }
-	| K_DROP { $$ = "drop"; } | K_ACCEPT { $$ = "accept"; }
-	| K_LISTEN { $$ = "listen"; } | K_ON { $$ = "on"; }
-	| K_TCP { $$ = "tcp"; } | K_UDP { $$ = "udp"; }
-	| K_SERVER { $$ = "server"; } | K_WEIGHT { $$ = "weight"; }
-	| K_DRAIN { $$ = "drain"; } | K_BALANCE { $$ = "balance"; }
-	| K_RANDOM { $$ = "random"; } | K_ROUNDROBIN { $$ = "roundrobin"; }
-	| K_SNAT { $$ = "snat"; } | K_MASQUERADE { $$ = "masquerade"; }
-	| K_NONE { $$ = "none"; } | K_ALLOW { $$ = "allow"; }
-	| K_FROM { $$ = "from"; } | K_AFFINITY { $$ = "affinity"; }
-	| K_CLIENT_IP { $$ = "client-ip"; } | K_TIMEOUT { $$ = "timeout"; }
-	| K_COMMENT { $$ = "comment"; }
+@KEYWORD_NAMES@
 	;
 
 /* A define's value: an address, a network, a port or range, a number, a
@@ -478,23 +462,18 @@ static void describe(struct buf *b, yysymbol_kind_t sym)
 		buf_printf(b, "'%.*s'", (int)n, name);
 }
 
-/* The bare spelling of a keyword symbol, or NULL. */
+/* The bare spelling of a keyword symbol, or NULL: compiler/keywords.def
+ * indexed by the parser's symbol numbers. */
 static const char *keyword_of(yysymbol_kind_t sym)
 {
-	if (sym < YYSYMBOL_K_INCLUDE || sym > YYSYMBOL_K_COMMENT)
+	static const char *const spelling[YYNTOKENS] = {
+#define KEYWORD(text, token) [YYSYMBOL_##token] = text,
+#include "keywords.def"
+#undef KEYWORD
+	};
+	if (sym < 0 || sym >= YYNTOKENS)
 		return NULL;
-	static char word[32];
-	const char *name = yysymbol_name(sym);
-	size_t n = strlen(name);
-	if (n >= 2 && name[0] == '"') {
-		name++;
-		n -= 2;
-	}
-	if (n >= sizeof(word))
-		return NULL;
-	memcpy(word, name, n);
-	word[n] = '\0';
-	return word;
+	return spelling[sym];
 }
 
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
@@ -588,7 +567,7 @@ done_found:
 		describe(&msg, found);
 
 	/* A misspelt keyword: offer the nearest expected one. */
-	if (found == YYSYMBOL_NAME || (found >= YYSYMBOL_K_INCLUDE && found <= YYSYMBOL_K_COMMENT)) {
+	if (found == YYSYMBOL_NAME || keyword_of(found)) {
 		char word[70];
 		int len = st->tok_len < 69 ? st->tok_len : 69;
 		memcpy(word, st->tok_text, (size_t)len);

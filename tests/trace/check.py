@@ -82,6 +82,20 @@ client of an affinity route is not compared: HMARK's jhash_3words and nft's
 jhash are different functions of the address, so an iptables gateway and an
 nft gateway give a client different servers; their slot tables' shares are
 compared, exactly.
+--coexist (with --hooks SCRIPT for an iptables or ip6tables file: the
+script of `--coexist --hooks`): the file shares the host (doc/coexist.md).
+Declared flows are checked as above, and accepted by our chains. The file
+itself drops nothing by policy. Undeclared probes must leave our chains
+untouched (no DNAT, no SNAT, no mark, and no verdict: forward "host", the
+host's rules decide), except new connections addressed to a declared
+server endpoint (its address, protocol and port, or for a server that
+keeps the port the listener's ports; drained servers too), which are
+dropped under policy forward drop. In every mode, the replies of every
+translated flow must be accepted (traced through the forward hook as
+ESTABLISHED with the connection's DNAT status and mark). With --same-as,
+a forward verdict of "accept" or "host" compares as "pass" under
+--coexist: an accept in an nft table is not final, only a drop is.
+
 Exit 0 all passed, 1 some check failed, 2 the rules or expect file are bad.
 """
 import argparse
@@ -312,15 +326,19 @@ def main():
     ap.add_argument('--format', choices=FORMATS, default='iptables')
     ap.add_argument('--same-as', metavar='OTHER')
     ap.add_argument('--same-as-format', choices=FORMATS)
+    ap.add_argument('--coexist', action='store_true')
+    ap.add_argument('--hooks', metavar='SCRIPT')
     a = ap.parse_args()
     other_fmt = a.same_as_format or ('iptables' if a.format == 'nft' else 'nft')
     try:
         path = a.rules
-        rules = tr.load(path, a.format)
+        def hooks(fmt):
+            return a.hooks if fmt != 'nft' else None
+        rules = tr.load(path, a.format, a.coexist, hooks(a.format))
         other = None
         if a.same_as:
             path = a.same_as
-            other = tr.load(path, other_fmt)
+            other = tr.load(path, other_fmt, a.coexist, hooks(other_fmt))
         with open(a.expect, encoding='utf-8') as f:
             exp = json.load(f)
         ls, local = load_expect(exp)
@@ -341,7 +359,7 @@ def main():
     flows = check(rules, a.format, exp, ls, local, expect, tag=f'{a.format}: ' if other else '')
     if other is not None:
         check(other, other_fmt, exp, ls, local, expect, tag=f'{other_fmt}: ')
-        same_as(rules, a.format, other, other_fmt, flows, local, expect)
+        same_as(rules, a.format, other, other_fmt, flows, local, expect, a.coexist)
 
     failed = results.count(False)
     print(f'check.py: {a.rules}' + (f' and {a.same_as}' if other else '')
@@ -393,7 +411,10 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
     traced: (listener or None, active servers, probe)."""
     policy = exp.get('forward_policy', 'drop')
     have = rules.forward_policy()
-    expect(have == policy, f'{tag}forward policy is {have}, declared {policy}')
+    if rules.coexist:
+        expect(have != 'drop', f'{tag}--coexist: forward policy is drop (a foreign packet would be dropped)')
+    else:
+        expect(have == policy, f'{tag}forward policy is {have}, declared {policy}')
     used = set()      # what the declared listeners' flows went through
     flows = []
 
@@ -434,7 +455,9 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
 
     def outcome_ok(l, o, what, servers, want):
         expect(o['destination'] in want, f'{what}: not an active server')
-        expect(o['forward'] == 'accept', f'{what}: forward {o["forward"]}')
+        ok = ('accept', 'host') if rules.coexist and fmt == 'nft' else ('accept',)
+        expect(o['forward'] in ok, f'{what}: forward {o["forward"]}')
+        expect(o['reply'] in ok, f'{what}: its replies: forward {o["reply"]}')
         expect(o['snat'] == l.snat, f'{what}: snat {o["snat"] or "none"}, declared {l.snat or "none"}')
         s = servers.get(o['destination'])
         if s and s.get('place'):
@@ -467,7 +490,16 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
             what = f"{tag}undeclared {flow_name(p)}: {tr.short(o['probability'])} of flows"
             expect(o['destination'] is None, f"{what} DNATed to {o['destination']}")
             expect(o['snat'] is None, f"{what} source-NATed ({o['snat']})")
-            if policy == 'drop' and handles(rules, ip(p['src']).version):
+            if rules.coexist:
+                expect(not o['marked'], f"{what} marked")
+                if not handles(rules, ip(p['src']).version):
+                    continue
+                guarded = policy == 'drop' and to_server(ls, p)
+                want = 'drop' if guarded else 'host'
+                expect(o['forward'] == want, f"{what}: forward {o['forward']}, wanted {want} ("
+                       + ('a new connection straight to a declared server' if guarded
+                          else 'neither a listener nor a declared server: left to the host') + ')')
+            elif policy == 'drop' and handles(rules, ip(p['src']).version):
                 expect(o['forward'] == 'drop', f'{what} forwarded under policy drop')
 
     mine = [l for l in ls if rules.sees(l.family)]
@@ -540,6 +572,19 @@ def check(rules, fmt, exp, ls, local, expect, tag=''):
     return flows
 
 
+def to_server(ls, p):
+    """Whether probe p is addressed to a declared server endpoint: its
+    address, the listener's protocol, and its port, or the listener's ports
+    when it keeps the port (drained servers too)."""
+    for l in ls:
+        for raw, a in l.servers:
+            if a == ip(p['dst']) and p['proto'] == l.proto:
+                lo, hi = (raw['port'], raw['port']) if raw.get('port') else (l.lo, l.hi)
+                if lo <= p['dport'] <= hi:
+                    return True
+    return False
+
+
 def handles(rules, family):
     """Whether the file filters connections of the family at all (an nft
     table of family ip does not see IPv6)."""
@@ -548,10 +593,12 @@ def handles(rules, family):
     return rules.sees(family)
 
 
-def same_as(rules, fmt, other, other_fmt, flows, local, expect):
+def same_as(rules, fmt, other, other_fmt, flows, local, expect, coexist=False):
     """Both targets must agree on every traced flow: the same outcomes, and
     shares equal to within the quantization either side may have."""
     have = (rules.forward_policy(), other.forward_policy())
+    if coexist:     # neither decides what it leaves to the host
+        have = tuple('pass' if h in ('accept', 'host') else h for h in have)
     expect(have[0] == have[1], f'forward policy: {fmt} {have[0]}, {other_fmt} {have[1]}')
     for l, n, p in flows:
         # A family one file does not filter at all (IPv6 past a `table ip`)
@@ -568,7 +615,10 @@ def same_as(rules, fmt, other, other_fmt, flows, local, expect):
             res = rs.trace(**p, local=local)
             out = {}
             for o in res:
-                k = (o['destination'], o['forward'], o['snat'], o['place'])
+                fwd = o['forward']
+                if coexist and fwd in ('accept', 'host'):
+                    fwd = 'pass'
+                k = (o['destination'], fwd, o['snat'], o['place'])
                 out[k] = out.get(k, 0) + o['probability']
             return out
         mine, theirs = outcomes(rules), outcomes(other)

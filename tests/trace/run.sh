@@ -1,7 +1,8 @@
 #!/bin/sh
 # Compile every golden case and example to iptables and nft (and ip6tables
 # when its expect file declares IPv6 routes) and trace each output against
-# the expect file written from its source; then prove the checker has teeth:
+# the expect file written from its source (--coexist cases through the jumps
+# of their hooks script, with check.py --coexist); then prove the checker has teeth:
 # broken copies of hand-written rulesets must be rejected, and lines outside
 # the emitted subset must stop the tracer.
 #   tests/trace/run.sh            (ends with "N passed, N failed"; exit 1 on failure)
@@ -60,7 +61,7 @@ said() {
 
 check() { python3 "$here/check.py" "$@"; }
 
-# compile SRC.tr ARGS TARGET OUT: tcproutec -t TARGET in the source's own
+# compile SRC.tr ARGS TARGET OUT [OPTION]: tcproutec -t TARGET [OPTION] in the source's own
 # directory on its base name, so that places read NAME.tr:LINE as in the
 # expect files, with the case's extra arguments from ARGS (one per line,
 # blank and # lines skipped, as tests/run-golden.sh reads NAME.args).
@@ -68,7 +69,7 @@ compile() {
 	(
 		cd "$(dirname "$1")"
 		unset TCPROUTEC_PATH
-		trc_exec_case "$2" "$(basename "$1")" "$bin" -t "$3"
+		trc_exec_case "$2" "$(basename "$1")" "$bin" -t "$3" ${5:+"$5"}
 	) >"$4" 2>"$tmp/compile.err"
 }
 
@@ -85,12 +86,12 @@ sys.exit(0 if any(":" in s["addr"] for l in e["listeners"] for s in l["servers"]
 golden() {
 	name=$(basename "$1" .tr) exp=$2/$(basename "$1" .tr).expect.json
 	label="golden ${1#"$root"/}"
-	# The tracer models the dedicated gateway: builtin chains, a forward
-	# chain of policy drop. --coexist output (own chains reached by the
-	# hooks script, guards) it does not read yet: said, never passed.
+	# --coexist: the iptables files are traced through the jumps of their
+	# hooks script (--hooks), and checked for what sharing the host means
+	# (check.py --coexist).
+	coexist=
 	if [ -f "$2/$name.args" ] && grep -qx -- '--coexist' "$2/$name.args"; then
-		skip "$label: --coexist output is not traced (tests/kernel/coexist.sh and roundtrip.sh load it)"
-		return 0
+		coexist=--coexist
 	fi
 	if [ ! -f "$exp" ]; then
 		fail "$label: no ${exp#"$root"/} (write it from the source)"
@@ -104,12 +105,24 @@ golden() {
 			sed 's/^/    /' "$tmp/compile.err"
 			return 0
 		fi
+		if [ -n "$coexist" ] && [ "$target" != nft ] &&
+			! compile "$1" "$2/$name.args" "$target" "$tmp/$name.$target.hooks" --hooks; then
+			fail "$label: tcproutec -t $target --hooks failed:"
+			sed 's/^/    /' "$tmp/compile.err"
+			return 0
+		fi
 	done
 	# (want sets $name: take the paths first)
 	o4=$tmp/$name.iptables o6=$tmp/$name.ip6tables on=$tmp/$name.nft
-	want 0 "$label (iptables, nft, same shares)" check "$o4" --expect "$exp" --same-as "$on"
+	h4='' h6=''
+	if [ -n "$coexist" ]; then
+		h4="--hooks $o4.hooks" h6="--hooks $o6.hooks"
+	fi
+	# shellcheck disable=SC2086 # $coexist and $h4/$h6: none, or option and value
+	want 0 "$label (iptables, nft, same shares)" check "$o4" $coexist $h4 --expect "$exp" --same-as "$on"
 	case "$targets" in *ip6tables*)
-		want 0 "$label (ip6tables, nft, same shares)" check "$o6" --format ip6tables \
+		# shellcheck disable=SC2086
+		want 0 "$label (ip6tables, nft, same shares)" check "$o6" --format ip6tables $coexist $h6 \
 			--expect "$exp" --same-as "$on" ;;
 	esac
 }
@@ -267,6 +280,49 @@ broken nnomap "$artn" 's/map @random_3$/map @random_4/'
 want 2 "nft: refuse a lookup in a missing map" nft "$tmp/nnomap.nft" --expect "$artx"
 broken nmaptype "$artn" 's/vmap @listeners$/vmap @random_3/'
 want 2 "nft: refuse a lookup in a map of another type" nft "$tmp/nmaptype.nft" --expect "$artx"
+# 7b. --coexist (tests/golden/coexist.tr): broken copies of its outputs must
+# fail the check (exit 1), or be refused (exit 2).
+cgx=$root/tests/golden/coexist.expect.json
+if (cd "$root/tests/golden" && "$bin" -t iptables --coexist coexist.tr >"$tmp/cg.v4" &&
+	"$bin" -t iptables --coexist --hooks coexist.tr >"$tmp/cg.hooks" &&
+	"$bin" -t nft --coexist coexist.tr >"$tmp/cg.nft"); then
+	co() { check "$1" --coexist --hooks "${2:-$tmp/cg.hooks}" --expect "$cgx"; }
+	con() { check "$1" --format nft --coexist --expect "$cgx"; }
+	want 0 "coexist: the compiled outputs pass" co "$tmp/cg.v4"
+	want 0 "coexist: the compiled nft passes" con "$tmp/cg.nft"
+	broken cdropall "$tmp/cg.v4" '0,/ -d 198.51.100.2\/32 -p tcp -m tcp --dport 1234 -m conntrack/s// -m conntrack/'
+	want 1 "coexist: reject a guard that drops every new connection not translated" co "$tmp/cdropall.v4"
+	said "coexist: a foreign packet is dropped" 'undeclared tcp 198.51.100.10 -> 203.0.113.99:80: 1 of flows: forward drop, wanted host'
+	broken cacceptall "$tmp/cg.v4" '/: replies of routed connections" -j ACCEPT$/a -A TRC-FORWARD -j ACCEPT'
+	want 1 "coexist: reject a TRC-FORWARD that accepts foreign traffic" co "$tmp/cacceptall.v4"
+	broken cnoguard "$tmp/cg.v4" '/route app-b" -j DROP$/d; /route app" -j DROP$/d'
+	want 1 "coexist: reject a server reachable directly" co "$tmp/cnoguard.v4"
+	# (a reply has the DNAT status too: the "routed connections" rule alone
+	# accepts it; without both accepts, routed flows and replies are the host's)
+	broken cnoreply "$tmp/cg.v4" '/ routed connections" -j ACCEPT$/d'
+	want 1 "coexist: reject routed flows and replies left to the host" co "$tmp/cnoreply.v4"
+	said "coexist: the replies are named" 'its replies: forward host'
+	broken cmark "$tmp/cg.v4" '/-j TRC-app$/i -A TRC-PREROUTING -m comment --comment "coexist.tr: x" -j CONNMARK --set-xmark 0x1/0x1'
+	want 1 "coexist: reject a mark on foreign traffic" co "$tmp/cmark.v4"
+	broken cnohook "$tmp/cg.hooks" '/^first filter FORWARD TRC-FORWARD$/d'
+	want 1 "coexist: reject hooks without the FORWARD jump" co "$tmp/cg.v4" "$tmp/cnohook.hooks"
+	# shellcheck disable=SC2016 # the script's own $2, not the shell's
+	broken chooklast "$tmp/cg.hooks" 's/-I "$2" 1 -m comment/-A "$2" -m comment/'
+	want 2 "coexist: refuse a hooks script that appends its jump" co "$tmp/cg.v4" "$tmp/chooklast.hooks"
+	broken cpolicy "$tmp/cg.v4" 's/^\*filter$/*filter\n:FORWARD DROP [0:0]/'
+	want 2 "coexist: refuse a file that sets the FORWARD policy" co "$tmp/cpolicy.v4"
+	broken cndropall "$tmp/cg.nft" '/servers only through routes"$/s/$/\n\t\tdrop/'
+	want 1 "coexist nft: reject a forward chain that drops everything" con "$tmp/cndropall.nft"
+	broken cnpolicy "$tmp/cg.nft" 's/priority filter; policy accept;/priority filter; policy drop;/'
+	want 1 "coexist nft: reject forward policy drop" con "$tmp/cnpolicy.nft"
+	broken cnguard "$tmp/cg.nft" '/servers only through routes"$/d'
+	want 1 "coexist nft: reject a server reachable directly" con "$tmp/cnguard.nft"
+	broken cnset "$tmp/cg.nft" 's/198.51.100.2 . tcp . 1234 comment/198.51.100.2 . tcp . 1235 comment/'
+	want 1 "coexist nft: reject a guard set with a wrong port" con "$tmp/cnset.nft"
+else
+	fail "coexist: tcproutec failed on tests/golden/coexist.tr"
+fi
+
 long=$(printf '%0120d' 0)
 broken ncomment "$artn" "s/\"article.tr:8: route app\"/\"article.tr:8: route app $long\"/"
 want 2 "nft: refuse a comment longer than nft keeps" nft "$tmp/ncomment.nft" --expect "$artx"

@@ -4,6 +4,7 @@
     trace.py FILE --proto tcp|udp --src ADDR --dst ADDR --dport PORT
              [--format iptables|ip6tables|nft] [--iface NAME] [--local ADDR]...
              [--any-client | --each-src FILE] [--json]
+             [--coexist [--hooks SCRIPT]]
 
 Path modelled: nat prerouting -> routing (always forward) -> filter forward
 -> nat postrouting. Every reachable outcome is printed with its exact
@@ -43,6 +44,22 @@ in doc/iptables-output.md, or of `nft list ruleset` syntax described in
 doc/nft-output.md. Anything else is a hard error (exit 2, with the line), so
 a compiler change that emits something new cannot slip past a tracer that
 silently ignores it. Exit 4: the tracer itself crashed.
+
+--coexist (doc/coexist.md): the file shares the host. iptables: the file
+holds only its own chains (a builtin chain declared in it is refused: under
+`iptables-restore --noflush` it would set that chain's policy); the builtin
+chains are the host's, and what reaches ours is the jumps the hooks script
+(--hooks, of `tcproutec -t iptables --coexist --hooks`, read as emitted:
+anything else in it is refused) installs as their first rules. What falls
+off the end of our chains goes on to the host's own rules: forward "host".
+nft: what falls off the table's forward chain (policy accept) is also
+"host", left to the other tables; an explicit accept is "accept".
+
+Each outcome also says whether our rules marked the connection (conntrack
+or packet mark: "marked") and what becomes of its replies ("reply": the
+forward verdict of a reply of a translated connection, traced through the
+forward hook only, as conntrack sends it: state ESTABLISHED, the DNAT
+status and the connection mark of the original).
 """
 import argparse
 import ipaddress
@@ -299,7 +316,7 @@ class Rule:
     comment: str = None
     prob: Fraction = Fraction(1)   # statistic: chance that the rule matches
     connmark: tuple = None   # (value, mask, negated)
-    ctstate: tuple = None    # (frozenset, negated)
+    ctstate: tuple = None    # ((frozenset, negated), ...): each -m conntrack --ctstate
     target: str = None
     to: tuple = None         # DNAT (addr, port|None); SNAT (addr, None)
     xmark: tuple = None      # CONNMARK (value, mask)
@@ -349,7 +366,8 @@ def parse_rule(toks, ln, family=4, table='nat'):
         if isinstance(t, Quoted):
             raise ParseError(ln, f'quoted token where an option belongs: {t}')
         if t != '-m':
-            once(f'{module} {t}' if t == '--mark' else t)
+            once(f'{module} {t}' if t == '--mark' else
+                 f'{t} {len(r.ctstate or ())}' if t == '--ctstate' else t)
         if t in NAT_ONLY and table != 'nat':
             raise ParseError(ln, f'{t} outside the nat table')
         if t in ('-s', '-d'):
@@ -366,7 +384,8 @@ def parse_rule(toks, ln, family=4, table='nat'):
             r.proto = (p, neg)
         elif t == '-m':
             module = arg()
-            once('-m ' + module)
+            # --coexist's guard: -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT
+            once('-m ' + module + (f' {len(r.ctstate or ())}' if module == 'conntrack' else ''))
             if '-m ' + module in NAT_ONLY and table != 'nat':
                 raise ParseError(ln, f'-m {module} outside the nat table')
             # An nth counter counts every packet that reaches its match, so a
@@ -423,7 +442,7 @@ def parse_rule(toks, ln, family=4, table='nat'):
             states = frozenset(arg().split(','))
             if not states <= CTSTATES:
                 raise ParseError(ln, f'unknown ctstate in {sorted(states)}')
-            r.ctstate = (states, neg)
+            r.ctstate = (r.ctstate or ()) + ((states, neg),)
         elif t == '-j':
             r.target = arg()
             i += 1
@@ -491,8 +510,11 @@ class Chain:
     rules: list = field(default_factory=list)
 
 
-def parse(text, family=4):
-    """Returns {table: {chain: Chain}}. Raises ParseError on anything outside the subset."""
+def parse(text, family=4, hooks=None):
+    """Returns {table: {chain: Chain}}. Raises ParseError on anything outside
+    the subset. hooks: the jumps of a --coexist hooks script (parse_hooks),
+    added as the first rules of the builtin chains, which the file must
+    not declare."""
     tables, cur = {}, None
     for ln, line in enumerate(text.split('\n'), 1):
         if line == '' or line.startswith('#'):
@@ -529,8 +551,87 @@ def parse(text, family=4):
             raise ParseError(ln, 'unrecognised line')
     if cur is not None:
         raise ParseError(ln, 'missing COMMIT at end of file')
+    if hooks is not None:
+        add_hooks(tables, hooks)
     check(tables)
     return tables
+
+
+# The hooks script of `tcproutec -t iptables|ip6tables --coexist --hooks`,
+# as emitted: its two functions, word for word (`first` must insert the jump
+# as rule 1 and delete every other copy), then `chain TABLE NAME` and
+# `first TABLE BUILTIN TARGET` lines. Comments and blank lines aside,
+# anything else is outside the subset.
+HOOKS_HEAD = [
+    'set -eu',
+    None,   # ipt=${IPTABLES:-iptables} or ipt=${IP6TABLES:-ip6tables}
+    'chain() {',
+    '\t"$ipt" -w -t "$1" -N "$2" 2>/dev/null ||',
+    '\t\t"$ipt" -w -t "$1" -n -L "$2" >/dev/null',
+    '}',
+    'first() {',
+    '\tif [ "$("$ipt" -w -t "$1" -S "$2" 1 2>/dev/null)" = \\',
+    '\t\t"-A $2 -m comment --comment tcproutec -j $3" ]; then',
+    '\t\treturn 0',
+    '\tfi',
+    '\twhile "$ipt" -w -t "$1" -D "$2" -m comment --comment tcproutec \\',
+    '\t\t-j "$3" 2>/dev/null; do :; done',
+    '\t"$ipt" -w -t "$1" -I "$2" 1 -m comment --comment tcproutec -j "$3"',
+    '}',
+]
+HOOKS_TOOL = {4: 'ipt=${IPTABLES:-iptables}', 6: 'ipt=${IP6TABLES:-ip6tables}'}
+
+
+def parse_hooks(text, family=4):
+    """[(line, table, builtin, target)] of the jumps the script installs,
+    and the chains it creates: {(table, name)}."""
+    lines = text.split('\n')
+    if lines[:1] != ['#!/bin/sh']:
+        raise ParseError(1, 'a hooks script starts with #!/bin/sh')
+    body = [(ln, line) for ln, line in enumerate(lines, 1) if line and not line.startswith('#')]
+    head = list(HOOKS_HEAD)
+    head[1] = HOOKS_TOOL[family]
+    for k, want in enumerate(head):
+        if k >= len(body) or body[k][1] != want:
+            ln = body[k][0] if k < len(body) else len(lines)
+            raise ParseError(ln, f'not the hooks script as emitted: expected {want!r}')
+    jumps, made = [], set()
+    for ln, line in body[len(head):]:
+        if (m := re.fullmatch(r'chain (nat|filter) (\S+)', line)):
+            made.add((m[1], m[2]))
+        elif (m := re.fullmatch(r'first (nat|filter) (\S+) (\S+)', line)):
+            if m[2] not in BUILTIN[m[1]]:
+                raise ParseError(ln, f'a hook from {m[2]}, not a builtin chain of {m[1]}')
+            if (m[1], m[3]) not in made:
+                raise ParseError(ln, f'a jump to {m[3]}, which the script does not create')
+            if any((t, b) == (m[1], m[2]) for _, t, b, _ in jumps):
+                raise ParseError(ln, f'a second hook from {m[1]} {m[2]}')
+            jumps.append((ln, m[1], m[2], m[3]))
+        else:
+            raise ParseError(ln, 'unrecognised line in a hooks script')
+    if not jumps:
+        raise ParseError(len(lines), 'a hooks script that installs no jump')
+    return jumps, made
+
+
+def add_hooks(tables, hooks):
+    """The host's builtin chains, as the hooks leave them: our jump first,
+    then the host's own rules (not modelled: a flow that falls off our
+    chains gets the policy 'HOST', left to the host). A chain the script
+    creates and the file does not fill is empty."""
+    jumps, made = hooks
+    for tname, chains in tables.items():
+        for c in chains.values():
+            if c.policy is not None:
+                raise ParseError(c.line, f'a --coexist file declares the builtin chain {c.name} '
+                                 f'(iptables-restore --noflush would set its policy)')
+    for tname, name in made:
+        tables.setdefault(tname, {}).setdefault(name, Chain(name, None, 0))
+    for ln, tname, builtin, target in jumps:
+        c = tables.setdefault(tname, {}).setdefault(
+            builtin, Chain(builtin, 'HOST' if tname == 'filter' else 'ACCEPT', -ln))
+        # Hook lines are numbered below zero: hits never mix them with the file's.
+        c.rules.insert(0, Rule(-ln, comment='tcproutec', target=target))
 
 
 def check(tables):
@@ -579,6 +680,7 @@ class Conn:
     dnat: tuple = None       # (addr, port) after DNAT
     place: str = None        # where the DNAT rule came from
     snat: str = None         # address or 'masquerade'
+    state: str = 'new'       # 'new', or 'reply': a reply of an established connection
 
     @property
     def family(self):
@@ -604,9 +706,10 @@ def matches(r, c):
     if r.connmark and not neg(c.mark & r.connmark[1] == r.connmark[0], r.connmark[2]):
         return False
     if r.ctstate:
-        # A new connection is NEW; DNAT once PREROUTING translated it.
-        have = {'NEW'} | ({'DNAT'} if c.dnat else set())
-        if not neg(bool(have & r.ctstate[0]), r.ctstate[1]):
+        # A new connection is NEW; DNAT once PREROUTING translated it (a
+        # status of the conntrack entry: its replies have it too).
+        have = {'NEW' if c.state == 'new' else 'ESTABLISHED'} | ({'DNAT'} if c.dnat else set())
+        if not all(neg(bool(have & st), inv) for st, inv in r.ctstate):
             return False
     if r.pmark and not neg(c.pmark & r.pmark[1] == r.pmark[0], r.pmark[2]):
         return False
@@ -681,25 +784,42 @@ def hook(tables, table, name, flows, hits):
     return res
 
 
+REPLY_PORT = 40000   # the client's port, where a reply is addressed
+
+
+def reply_verdict(run_hook, c):
+    """The forward verdict of a reply of translated connection c: from the
+    server to the client, ESTABLISHED, with c's DNAT status and conntrack
+    mark (nat chains see only a connection's first packet)."""
+    r = Conn(c.proto, c.dnat[0], c.src, REPLY_PORT, local=c.local, mark=c.mark,
+             dnat=c.dnat, state='reply')
+    verdicts = {v for _, _, v in run_hook('forward', [(Fraction(1), r)])}
+    return verdicts.pop().lower() if len(verdicts) == 1 else 'mixed'
+
+
 def follow(run_hook, conn):
     """The outcomes of one new connection, whatever the format:
-    run_hook(HOOK, [(prob, conn)]) -> [(prob, conn, 'ACCEPT'|'DROP')] for
-    HOOK prerouting, forward, postrouting. Outcomes with the same
-    (destination, forward, snat, place) are added up."""
+    run_hook(HOOK, [(prob, conn)]) -> [(prob, conn, 'ACCEPT'|'DROP'|'HOST')]
+    for HOOK prerouting, forward, postrouting. Outcomes with the same
+    (destination, forward, snat, place, marked, reply) are added up."""
     outcomes = {}
     for p, c, v in run_hook('prerouting', [(Fraction(1), conn)]):
         assert v == 'ACCEPT'  # no drop in nat chains (refused by both parsers)
         for p2, c2, fv in run_hook('forward', [(p, c)]):
-            # Only a forwarded packet reaches postrouting (and its SNAT).
-            post = run_hook('postrouting', [(p2, c2)]) if fv == 'ACCEPT' else [(p2, c2, None)]
+            # Only a forwarded packet reaches postrouting (and its SNAT);
+            # one left to the host may be, when the host accepts it.
+            post = run_hook('postrouting', [(p2, c2)]) if fv != 'DROP' else [(p2, c2, None)]
             for p3, c3, _ in post:
-                key = (endpoint(*c3.dnat) if c3.dnat else None, fv.lower(), c3.snat, c3.place)
+                reply = reply_verdict(run_hook, c3) if c3.dnat and fv != 'DROP' else None
+                key = (endpoint(*c3.dnat) if c3.dnat else None, fv.lower(), c3.snat, c3.place,
+                       bool(c3.mark or c3.pmark), reply)
                 outcomes[key] = outcomes.get(key, 0) + p3
     return outcome_list(outcomes)
 
 
 def outcome_list(outcomes):
-    return [dict(probability=p, destination=k[0], forward=k[1], snat=k[2], place=k[3])
+    return [dict(probability=p, destination=k[0], forward=k[1], snat=k[2], place=k[3],
+                 marked=k[4], reply=k[5])
             for k, p in sorted(outcomes.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
             if p]
 
@@ -834,6 +954,7 @@ class Map:
     counter: bool = False     # `counter`: every element has one
     elements: list = field(default_factory=list)
     index: dict = field(default_factory=dict)   # key[:-1] -> [Element]
+    is_set: bool = False      # a set (--coexist's servers): keys, no data
 
     @property
     def verdict(self):
@@ -849,7 +970,9 @@ class NftRule:
     notsaddr: tuple = None    # ip saddr != SET: (family, [(lo, hi)])
     mark: tuple = None        # ct mark & MASK == VALUE
     ctstate: frozenset = None
-    ctdnat: bool = False      # ct status dnat
+    ctdnat: bool = None       # ct status dnat: True; ct status ! dnat: False
+    set: str = None           # KEY @SET: membership of a named set (--coexist guards)
+    setkey: list = None
     stmt: str = None          # setmark vmap dnat dnatto snat masquerade accept drop return
     setmark: tuple = None     # ct mark set ct mark & AND | OR
     key: list = None          # vmap and dnat: the lookup key [KeyPart]
@@ -963,19 +1086,22 @@ def parse_elements(m, pieces):
             if c:
                 comment = nft_comment(c[1], ln)
                 pos = c.end()
-            if not text.startswith(' : ', pos):
-                raise ParseError(ln, f'bad map element at: {text[start:start + 40]}')
-            pos += 3
-            kind, fam = m.data
-            d = (ELEM_GOTO if kind == 'verdict' else ELEM_TO).match(text, pos)
-            if not d or (kind != 'verdict' and (d[2] is not None) != (kind == 'addrport')):
-                raise ParseError(ln, f'element data does not fit map {m.name}: {text[pos:pos + 40]}')
-            if kind == 'verdict':
-                data = ('goto', d[1])
+            if m.is_set:
+                m.elements.append(Element(ln, key, ktext, comment, None))
             else:
-                data = ('to', addr(d[1], ln, fam), nft_number(d[2], ln, 1, 65535) if d[2] else None)
-            m.elements.append(Element(ln, key, ktext, comment, data))
-            pos = d.end()
+                if not text.startswith(' : ', pos):
+                    raise ParseError(ln, f'bad map element at: {text[start:start + 40]}')
+                pos += 3
+                kind, fam = m.data
+                d = (ELEM_GOTO if kind == 'verdict' else ELEM_TO).match(text, pos)
+                if not d or (kind != 'verdict' and (d[2] is not None) != (kind == 'addrport')):
+                    raise ParseError(ln, f'element data does not fit map {m.name}: {text[pos:pos + 40]}')
+                if kind == 'verdict':
+                    data = ('goto', d[1])
+                else:
+                    data = ('to', addr(d[1], ln, fam), nft_number(d[2], ln, 1, 65535) if d[2] else None)
+                m.elements.append(Element(ln, key, ktext, comment, data))
+                pos = d.end()
             rest = text[pos:]
             if rest == ' }':
                 if k != len(pieces) - 1:
@@ -1035,6 +1161,9 @@ def saddr_set(text, fam, ln):
     return spans
 
 
+_KEY_WORD = (r'(?:iifname|ip6? daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?'
+             r'|jhash \S+ saddr mod \S+ seed \S+(?: offset \S+)?)')
+KEY_RE = rf'{_KEY_WORD}(?: \. {_KEY_WORD})*'
 RULE_MATCHES = [
     ('protos', re.compile(r'meta l4proto (tcp|udp)')),
     ('protos', re.compile(r'meta l4proto \{ ((?:tcp|udp)(?:, (?:tcp|udp))*) \}')),
@@ -1044,11 +1173,9 @@ RULE_MATCHES = [
     ('mark', re.compile(rf'ct mark & {HEX32} == {HEX32}')),
     ('ctstate', re.compile(r'ct state ((?:new|established|related|invalid|untracked)'
                            r'(?:,(?:new|established|related|invalid|untracked))*)')),
-    ('ctdnat', re.compile(r'ct status dnat')),
+    ('ctdnat', re.compile(r'ct status (! )?dnat')),
+    ('set', re.compile(rf'({KEY_RE}) @({NFT_NAME})')),
 ]
-_KEY_WORD = (r'(?:iifname|ip6? daddr|meta l4proto|th dport|numgen \S+ mod \S+(?: offset \S+)?'
-             r'|jhash \S+ saddr mod \S+ seed \S+(?: offset \S+)?)')
-KEY_RE = rf'{_KEY_WORD}(?: \. {_KEY_WORD})*'
 RULE_STMTS = [
     ('setmark', re.compile(rf'ct mark set ct mark & {HEX32} \| {HEX32}')),
     ('vmap', re.compile(rf'({KEY_RE}) vmap @({NFT_NAME})')),
@@ -1080,7 +1207,7 @@ def dnat_target(tok, ln):
 
 def parse_nft_rule(text, ln):
     """MATCH... STATEMENT [comment "..."], each piece from the lists above."""
-    r, pos = NftRule(ln), 0
+    r, pos, seen = NftRule(ln), 0, set()
 
     def eat(rx):
         nonlocal pos
@@ -1102,8 +1229,9 @@ def parse_nft_rule(text, ln):
             m = eat(rx)
             if not m:
                 continue
-            if getattr(r, what):
+            if what in seen:
                 raise ParseError(ln, f'{m[0]!r}: a second {what} match')
+            seen.add(what)
             if what == 'protos':
                 names = m[1].split(', ')
                 if len(set(names)) != len(names):
@@ -1119,8 +1247,12 @@ def parse_nft_rule(text, ln):
                 r.mark = (int(m[1], 16), int(m[2], 16))
             elif what == 'ctstate':
                 r.ctstate = frozenset(m[1].split(','))
+            elif what == 'set':
+                r.setkey, r.set = key_expr(m[1], ln, allow_offset=False), m[2]
+                if any(p.what in ('numgen', 'jhash') for p in r.setkey):
+                    raise ParseError(ln, 'a set lookup of a numgen or jhash')
             else:
-                r.ctdnat = True
+                r.ctdnat = not m[1]
             progress = True
             break
         else:
@@ -1153,7 +1285,8 @@ def parse_nft_rule(text, ln):
 
     # The family the rule's expressions need (a lookup key's ip/ip6 daddr,
     # the ip/ip6 saddr of a match or a jhash, meta nfproto): one at most.
-    fams = {f for f in (key_family(r.key or []), r.nfproto, r.notsaddr and r.notsaddr[0]) if f}
+    fams = {f for f in (key_family(r.key or []), key_family(r.setkey or []), r.nfproto,
+                        r.notsaddr and r.notsaddr[0]) if f}
     if len(fams) > 1:
         raise ParseError(ln, 'a rule that needs both ip and ip6')
     r.family = fams.pop() if fams else None
@@ -1167,6 +1300,11 @@ def parse_nft_rule(text, ln):
         raise ParseError(ln, '`fib daddr type local` only before a vmap, `meta nfproto` only before fib')
     if r.counter and r.stmt != 'dnatto':
         raise ParseError(ln, '`counter` only before `dnat to`')
+    # --coexist's guard: new, not translated, to a server of the set: drop.
+    if r.set is not None and (r.stmt != 'drop' or r.ctdnat is not False or r.ctstate != {'new'}):
+        raise ParseError(ln, 'a set lookup only in `ct state new ct status ! dnat KEY @SET drop`')
+    if r.ctdnat is False and r.set is None:
+        raise ParseError(ln, '`ct status ! dnat` only before a set lookup')
     return r
 
 
@@ -1224,12 +1362,14 @@ def parse_nft(text):
                 if ln != len(lines):
                     raise ParseError(ln + 1, 'text after the end of the table')
                 break
-            elif (m := re.fullmatch(rf'\t(map|chain) ({NFT_NAME}) {{', line)):
+            elif (m := re.fullmatch(rf'\t(map|set|chain) ({NFT_NAME}) {{', line)):
                 kind, bname = m[1], m[2]
                 where = t.chains if kind == 'chain' else t.maps
                 if bname in where or len(bname) > NFT_MAXNAME:
                     raise ParseError(ln, f'{kind} {bname} declared twice or name too long')
-                block = where[bname] = {'map': Map, 'chain': NftChain}[kind](bname, ln)
+                block = where[bname] = {'map': Map, 'set': Map, 'chain': NftChain}[kind](bname, ln)
+                if kind != 'chain':
+                    block.is_set = kind == 'set'
             else:
                 raise ParseError(ln, 'unrecognised line')
         elif line == '\t}':
@@ -1242,7 +1382,14 @@ def parse_nft(text):
             raise ParseError(ln, 'unrecognised line')
         elif isinstance(block, Map):
             body = line[2:]
-            if (m := re.fullmatch(r'typeof (.+?) : (.+)', body)) and block.key is None and ln == block.line + 1:
+            if block.is_set and (m := re.fullmatch(r'typeof (.+)', body)) and ' : ' not in body \
+                    and block.key is None and ln == block.line + 1:
+                block.key = key_expr(m[1], ln, allow_offset=False)
+                if any(p.what in ('numgen', 'jhash') for p in block.key):
+                    raise ParseError(ln, 'a set of numgen or jhash values')
+                block.data = ('set', None)
+            elif not block.is_set and (m := re.fullmatch(r'typeof (.+?) : (.+)', body)) \
+                    and block.key is None and ln == block.line + 1:
                 block.key = key_expr(m[1], ln, allow_offset=False)
                 if m[2] not in MAP_DATA:
                     raise ParseError(ln, f'unsupported map data {m[2]}')
@@ -1250,7 +1397,8 @@ def parse_nft(text):
             elif body == 'flags interval' and block.key is not None and not block.interval and not block.elements \
                     and not block.counter:
                 block.interval = True
-            elif body == 'counter' and block.key is not None and not block.counter and not block.elements:
+            elif body == 'counter' and not block.is_set and block.key is not None and not block.counter \
+                    and not block.elements:
                 block.counter = True
             elif body.startswith('elements = { ') and block.key is not None and not block.elements:
                 pieces = [(ln, body[len('elements = { '):])]
@@ -1294,11 +1442,19 @@ def nft_check(t):
             raise ParseError(ln, f'{what} of IPv{f} in table {t.family}')
 
     for m in t.maps.values():
+        if m.key is None:
+            raise ParseError(m.line, f'{"set" if m.is_set else "map"} {m.name} without typeof')
         family(key_family(m.key), m.line, f'map {m.name}')
         family(m.data[1], m.line, f'map {m.name}')
     for c in t.chains.values():
         for r in c.rules:
             family(r.family, r.line, 'a match')
+            if r.set is not None:
+                st = t.maps.get(r.set)
+                if st is None or not st.is_set:
+                    raise ParseError(r.line, f'lookup in a missing set @{r.set}')
+                if [p.type for p in r.setkey] != [p.type for p in st.key]:
+                    raise ParseError(r.line, f'key does not have the type of set @{r.set} (line {st.line})')
             if r.stmt in ('dnat', 'dnatto', 'snat'):
                 if r.natfam is None:
                     if t.family == 'inet':
@@ -1312,7 +1468,7 @@ def nft_check(t):
                     raise ParseError(r.line, 'dnat to a port needs a meta l4proto match before it')
                 continue
             m = t.maps.get(r.map)
-            if m is None:
+            if m is None or m.is_set:
                 raise ParseError(r.line, f'lookup in a missing map @{r.map}')
             if [p.type for p in r.key] != [p.type for p in m.key]:
                 raise ParseError(r.line, f'key does not have the type of map @{r.map} (line {m.line})')
@@ -1326,7 +1482,7 @@ def nft_check(t):
                     raise ParseError(r.line, 'dnat to a port needs a meta l4proto match before it')
     for m in t.maps.values():
         for e in m.elements:
-            if m.verdict:
+            if not m.is_set and m.verdict:
                 target = t.chains.get(e.data[1])
                 if target is None or target.hook is not None:
                     raise ParseError(e.line, f'goto a missing or base chain {e.data[1]}')
@@ -1401,12 +1557,23 @@ def nft_matches(t, r, c):
         return False
     if r.mark and c.mark & r.mark[0] != r.mark[1]:
         return False
-    # Every traced connection is new; `ct status dnat` once prerouting translated it.
-    if r.ctstate is not None and 'new' not in r.ctstate:
+    # A traced connection is new, or a reply (established); `ct status
+    # dnat` once prerouting translated it.
+    if r.ctstate is not None and ('new' if c.state == 'new' else 'established') not in r.ctstate:
         return False
-    if r.ctdnat and not c.dnat:
+    if r.ctdnat is not None and r.ctdnat != bool(c.dnat):
+        return False
+    if r.set is not None and not nft_member(t.maps[r.set], r.setkey, c):
         return False
     return True
+
+
+def nft_member(st, key, c):
+    """Whether conn c's KEY is an element of set st (the last component may
+    be a range)."""
+    vals = [nft_value(p, c) for p in key]
+    return any(e.key[-1][0] <= vals[-1] <= e.key[-1][1]
+               for e in st.index.get(tuple((v, v) for v in vals[:-1]), []))
 
 
 def nft_run(t, chain, conn, hits):
@@ -1460,16 +1627,21 @@ def nft_run(t, chain, conn, hits):
     return out
 
 
-def trace_nft(t, conn, hits=None):
-    """nft: every outcome of one new connection (see follow)."""
+def trace_nft(t, conn, hits=None, coexist=False):
+    """nft: every outcome of one new connection (see follow). With coexist,
+    a flow that our forward chain neither accepts nor drops (it falls to
+    the policy accept, or there is no forward chain) is left to the other
+    tables: 'HOST'."""
     hits = set() if hits is None else hits
     seen = conn.family in TABLE_FAMILIES[t.family]
 
     def run_hook(hk, flows):
         chain = t.base.get(hk) if seen else None
+        untouched = 'HOST' if coexist and hk == 'forward' else 'ACCEPT'
         if chain is None:           # no base chain on the hook: nothing to stop it
-            return [(p, c, 'ACCEPT') for p, c in flows]
-        return [(p * q, c2, v or chain.policy.upper())
+            return [(p, c, untouched) for p, c in flows]
+        policy = untouched if chain.policy == 'accept' else chain.policy.upper()
+        return [(p * q, c2, v or policy)
                 for p, c in flows for q, c2, v in nft_run(t, chain, c, hits)]
     return follow(run_hook, conn)
 
@@ -1494,8 +1666,17 @@ class Ruleset:
     rules; nft: map elements and dnat rules), by the id trace() adds to its
     `hits` when a flow uses it."""
 
-    def __init__(self, fmt, rules):
-        self.format, self.rules = fmt, rules
+    def __init__(self, fmt, rules, coexist=False):
+        self.format, self.rules, self.coexist = fmt, rules, coexist
+
+    def dispatch(self):
+        """iptables: the chains that dispatch listeners: PREROUTING, or
+        under --coexist the chain the hooks jump to from it."""
+        pre = self.rules.get('nat', {}).get('PREROUTING')
+        names = ['PREROUTING']
+        if pre and self.coexist:
+            names += [r.target for r in pre.rules if r.line < 0]
+        return [self.rules['nat'][n] for n in names if n in self.rules.get('nat', {})]
 
     def sees(self, family):
         """Whether this file is meant to handle connections of the family."""
@@ -1503,7 +1684,7 @@ class Ruleset:
 
     def _trace(self, conn, hits):
         if self.format == 'nft':
-            return trace_nft(self.rules, conn, hits)
+            return trace_nft(self.rules, conn, hits, self.coexist)
         if conn.family != FORMAT_FAMILY[self.format]:
             return trace({}, conn, hits)      # the other family's tables
         mine = set()
@@ -1512,8 +1693,7 @@ class Ruleset:
         # entry inside an earlier one (203.0.113.9/32 after 203.0.113.0/24)
         # is never taken. A dispatch rule that the flow matches and that
         # jumps where the rule that took it jumps counts as used too.
-        pre = self.rules.get('nat', {}).get('PREROUTING')
-        if pre:
+        for pre in self.dispatch():
             taken = {r.target for r in pre.rules if ('rule', r.line) in mine}
             mine |= {('rule', r.line) for r in pre.rules if r.target in taken and matches(r, conn)}
         hits |= mine
@@ -1526,20 +1706,24 @@ class Ruleset:
         return self._trace(make_conn(proto, src, dst, dport, iface, local, anyhash), hits)
 
     def forward_policy(self):
+        """accept or drop; under --coexist, 'host' where the file leaves
+        what its chains do not decide to the host (iptables: the builtin
+        chains are not the file's)."""
         if self.format != 'nft':
             fwd = self.rules.get('filter', {}).get('FORWARD')
-            return fwd.policy.lower() if fwd else 'accept'
+            return fwd.policy.lower() if fwd else ('host' if self.coexist else 'accept')
         fwd = self.rules.base.get('forward')
         return fwd.policy if fwd else 'accept'
 
     def translators(self):
         if self.format != 'nft':
             nat = self.rules.get('nat', {})
+            dispatch = {c.name for c in self.dispatch()}
             return {('rule', r.line): f'line {r.line}: -A {c.name} ... -j {r.target}'
                     for c in nat.values() for r in c.rules
-                    if c.name == 'PREROUTING' or r.target == 'DNAT' or r.pmark}
+                    if r.line > 0 and (c.name in dispatch or r.target == 'DNAT' or r.pmark)}
         out = {('element', m.name, e.line, e.text): f'line {e.line}: element {e.text} of map {m.name}'
-               for m in self.rules.maps.values() for e in m.elements}
+               for m in self.rules.maps.values() if not m.is_set for e in m.elements}
         out.update({('rule', r.line): f'line {r.line}: {stmt_word(r.stmt)} in chain {c.name}'
                     for c in self.rules.chains.values() for r in c.rules
                     if r.stmt == 'dnatto'})
@@ -1552,10 +1736,23 @@ def short(p):
     return s if len(s) <= 40 else f'~{float(p):.6g} ({len(s)} chars)'
 
 
-def load(path, fmt='iptables'):
+def load(path, fmt='iptables', coexist=False, hooks=None):
+    """A Ruleset. coexist: a --coexist output; for iptables and ip6tables
+    hooks is then the path of its hooks script (required)."""
     with open(path, encoding='utf-8') as f:
         text = f.read()
-    return Ruleset(fmt, parse_nft(text) if fmt == 'nft' else parse(text, FORMAT_FAMILY[fmt]))
+    if fmt == 'nft':
+        return Ruleset(fmt, parse_nft(text), coexist)
+    jumps = None
+    if coexist:
+        if hooks is None:
+            raise ValueError(f'{path}: a --coexist {fmt} file is traced with its hooks script (--hooks)')
+        with open(hooks, encoding='utf-8') as f:
+            try:
+                jumps = parse_hooks(f.read(), FORMAT_FAMILY[fmt])
+            except ParseError as e:
+                raise ValueError(e.where(hooks)) from None
+    return Ruleset(fmt, parse(text, FORMAT_FAMILY[fmt], jumps), coexist)
 
 
 def main():
@@ -1572,13 +1769,17 @@ def main():
     how.add_argument('--any-client', action='store_true')
     how.add_argument('--each-src', metavar='FILE')
     ap.add_argument('--json', action='store_true')
+    ap.add_argument('--coexist', action='store_true')
+    ap.add_argument('--hooks', metavar='SCRIPT')
     a = ap.parse_args()
+    if a.hooks and not a.coexist:
+        ap.error('--hooks goes with --coexist')
     if not 1 <= a.dport <= 65535:
         ap.error('--dport must be 1-65535')
     if (a.src is None) == (a.each_src is None):
         ap.error('give --src or --each-src')
     try:
-        rules = load(a.file, a.format)
+        rules = load(a.file, a.format, a.coexist, a.hooks)
         if a.each_src:
             with open(a.each_src, encoding='utf-8') as f:
                 srcs = f.read().split()
@@ -1604,7 +1805,7 @@ def main():
         p = o['probability']
         print(f'  {short(p):>29} ({float(p):.12f})  dest {o["destination"] or "not translated"}'
               f'  forward {o["forward"]}  snat {o["snat"] or "none"}'
-              f'  from {o["place"] or "-"}')
+              f'  from {o["place"] or "-"}' + (f'  marked {o["marked"]}  reply {o["reply"]}' if a.coexist else ''))
 
 
 if __name__ == '__main__':

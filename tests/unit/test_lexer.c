@@ -1,6 +1,7 @@
 /* test_lexer.c: the tokens of the language, and where they are. */
 #include "unit.h"
 
+#include "keywords.h"
 #include "lexstate.h"
 #include "lexer.h"
 
@@ -111,6 +112,42 @@ static void test_keywords_only_whole(void **state)
 	lexed_free(&l);
 }
 
+/* Every keyword of keywords.def scans as its token, and its spelling
+ * with a character more, less or changed scans as a name. */
+static void test_every_keyword(void **state)
+{
+	(void)state;
+	static const struct { const char *text; int token; } kws[] = {
+#define KEYWORD(text, token) { text, token },
+#include "keywords.def"
+#undef KEYWORD
+	};
+	for (size_t i = 0; i < ARRAY_LEN(kws); i++) {
+		char buf[KEYWORD_MAX_LEN + 2];
+		size_t n = strlen(kws[i].text);
+		assert_int_equal(keyword_token(kws[i].text, n), kws[i].token);
+		assert_string_equal(keyword_name(kws[i].token), kws[i].text);
+		struct lexed l;
+		lex(&l, kws[i].text);
+		assert_int_equal(l.n, 1);
+		assert_int_equal(l.tokens[0], kws[i].token);
+		lexed_free(&l);
+
+		snprintf(buf, sizeof(buf), "%sx", kws[i].text);
+		assert_int_equal(keyword_token(buf, n + 1), 0);
+		assert_int_equal(keyword_token(kws[i].text, n - 1), 0);
+		memcpy(buf, kws[i].text, n);
+		buf[n - 1] = buf[n - 1] == 'X' ? 'Y' : 'X';
+		assert_int_equal(keyword_token(buf, n), 0);
+		lex(&l, buf);
+		assert_int_equal(l.n, 1);
+		assert_int_equal(l.tokens[0], NAME);
+		lexed_free(&l);
+	}
+	assert_int_equal(keyword_token("", 0), 0);
+	assert_null(keyword_name(NAME));
+}
+
 static void test_comments_and_strings(void **state)
 {
 	(void)state;
@@ -174,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_vars_and_names),
 		cmocka_unit_test(test_ipv6_and_ranges),
 		cmocka_unit_test(test_keywords_only_whole),
+		cmocka_unit_test(test_every_keyword),
 		cmocka_unit_test(test_comments_and_strings),
 		cmocka_unit_test(test_unterminated_string),
 		cmocka_unit_test(test_stray_bytes_are_tokens),
