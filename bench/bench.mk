@@ -12,6 +12,11 @@
 #   make bench-quick    the same with fewer runs and no callgrind (a smoke
 #                       test of the machinery; its figures are rough)
 #   make bench-prof     only the profiling build (frame pointers) below
+#   make bench-delta    --since deltas against full reloads at 10k routes
+#                       (compile and load, nft and both iptables backends,
+#                       in a namespace): bench/delta.sh writes
+#                       bench/results-delta.md. About 5-10 minutes; as root.
+#                       BENCH_DELTA_RUNS: runs per figure (default 10).
 #
 # Knobs (environment or make variables): BENCH_RUNS_SMALL (runs for 1k/10k
 # files), BENCH_RUNS_BIG (100k), BENCH_FERM_RUNS, BENCH_LOAD_RUNS_10K,
@@ -28,10 +33,13 @@ BENCH_OUT       := bench/out
 BENCH_PROF_B    := $(BENCH_OUT)/prof
 BENCH_PROF_BIN  := $(BENCH_PROF_B)/tcproutec
 
-.PHONY: bench bench-quick bench-prof
+.PHONY: bench bench-quick bench-prof bench-delta
 
 bench: tcproutec bench-prof
 	bench/run.sh
+
+bench-delta: tcproutec
+	bench/delta.sh
 
 bench-quick: tcproutec bench-prof
 	BENCH_RUNS_SMALL=3 BENCH_RUNS_BIG=1 BENCH_FERM_RUNS=1 \

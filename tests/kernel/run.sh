@@ -7,7 +7,11 @@
 # floating addresses, affinity across the pair), and affinity.sh (hash
 # affinity for a fleet: devices keep their server across connections,
 # reloads and gateways; a fourth server moves about 1/4; the tracer
-# predicts each).
+# predicts each), and delta.sh (--since deltas: each kind of change reaches
+# exactly NEW's listing with nft, iptables-nft and legacy, a wrong-base or
+# repeated delta fails and changes nothing; an unchanged route answers
+# through 20 deltas, an open TCP connection survives its server's removal,
+# --conntrack-cleanup moves a pinned UDP flow).
 # As root, in network namespaces it creates and deletes (see lib.sh). Where
 # it cannot run (not root, no namespaces, no iptables tools), it says
 # SKIPPED with the reason and counts it as skipped, never as passed.
@@ -29,7 +33,7 @@ if [ -n "$reason" ]; then
 fi
 
 status=0
-for script in roundtrip.sh traffic.sh breadth.sh hostile.sh coexist.sh live.sh scale.sh failover.sh affinity.sh; do
+for script in roundtrip.sh traffic.sh breadth.sh hostile.sh coexist.sh live.sh scale.sh failover.sh affinity.sh delta.sh; do
     echo "== tests/kernel/$script"
     start=$SECONDS
     bash "$here/$script" 2>&1 | tee "$TRC_TMP/out"
