@@ -19,7 +19,7 @@ trap 'exit 130' INT TERM HUP
 # shellcheck source=tests/lib.sh
 . "$root/tests/lib.sh"
 
-for d in Makefile mk compiler grammar stdlib examples; do
+for d in Makefile mk compiler grammar stdlib examples tools; do
     cp -R "$root/$d" "$tmp/$d" || { fail "cannot copy $d"; exit 1; }
 done
 default=$(sed -n 's/^VERSION *:= *//p' "$root/Makefile")
