@@ -9,6 +9,7 @@
 #                       compile against `cat` of its input and output, the
 #                       loads against a lean nft table and a kube-proxy-
 #                       shaped iptables file that bench/gen.py writes.
+#   make bench-deps     install its packages (tools/bench-deps.txt)
 #   make bench-quick    the same with fewer runs and no callgrind (a smoke
 #                       test of the machinery; its figures are rough)
 #   make bench-prof     only the profiling build (frame pointers) below
@@ -33,7 +34,13 @@ BENCH_OUT       := bench/out
 BENCH_PROF_B    := $(BENCH_OUT)/prof
 BENCH_PROF_BIN  := $(BENCH_PROF_B)/tcproutec
 
-.PHONY: bench bench-quick bench-prof bench-delta
+.PHONY: bench bench-quick bench-prof bench-deps
+
+# The bench's own packages (tools/bench-deps.txt), kept out of make deps.
+bench-deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    $$(grep -v '^#' tools/bench-deps.txt) bench-delta
 
 bench: tcproutec bench-prof
 	bench/run.sh
