@@ -34,13 +34,14 @@ BENCH_OUT       := bench/out
 BENCH_PROF_B    := $(BENCH_OUT)/prof
 BENCH_PROF_BIN  := $(BENCH_PROF_B)/tcproutec
 
-.PHONY: bench bench-quick bench-prof bench-deps
 
 # The bench's own packages (tools/bench-deps.txt), kept out of make deps.
 bench-deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	    $$(grep -v '^#' tools/bench-deps.txt) bench-delta
+	    $$(grep -v '^#' tools/bench-deps.txt)
+
+.PHONY: bench bench-quick bench-prof bench-deps bench-delta
 
 bench: tcproutec bench-prof
 	bench/run.sh
