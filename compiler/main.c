@@ -520,12 +520,7 @@ static int write_delta(const struct options *o, const struct compile_opts *co,
 			status = 1;
 	}
 	/* OLD by its base name, as a source's name shows in any output. */
-	const char *slash = strrchr(o->since, '/');
-	char *base = xstrdup(strcmp(o->since, "-") == 0 ? "-" : slash && slash[1] ? slash + 1
-										  : o->since);
-	for (char *p = base; *p; p++)
-		if (!strchr(SRC_BASE_CHARS, *p) && strcmp(base, "-") != 0)
-			*p = '_';
+	char *base = strcmp(o->since, "-") == 0 ? xstrdup("-") : src_base_name(o->since);
 	report_delta_header(c->plan, base, o->target == T_NFT, &header);
 	struct delta_counts n;
 	char err[512];

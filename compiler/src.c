@@ -67,20 +67,25 @@ static void index_lines(struct src_file *f)
 		f->line_start[f->nlines++] = (uint32_t)(p - f->text) + 1;
 }
 
+char *src_base_name(const char *path)
+{
+	/* The base name goes into generated rule comments: only characters
+	 * that are plain in every target's quoting survive. */
+	const char *slash = strrchr(path, '/');
+	char *base = xstrdup(slash && slash[1] ? slash + 1 : path);
+	for (char *p = base; *p; p++)
+		if (!strchr(SRC_BASE_CHARS, *p))
+			*p = '_';
+	return base;
+}
+
 static struct src_file *add_file(struct src_set *set, const char *display,
 				 char *text, size_t len)
 {
 	struct src_file *f = xcalloc(1, sizeof(*f));
 	f->id = (int)set->files.len + 1;
 	f->path = xstrdup(display);
-	/* The base name goes into generated rule comments: only characters
-	 * that are plain in every target's quoting survive. */
-	const char *slash = strrchr(f->path, '/');
-	char *base = xstrdup(slash && slash[1] ? slash + 1 : f->path);
-	for (char *p = base; *p; p++)
-		if (!strchr(SRC_BASE_CHARS, *p))
-			*p = '_';
-	f->base = base;
+	f->base = src_base_name(f->path);
 	/* Some editors start a UTF-8 file with a byte order mark. Like gcc,
 	 * skip it there, before anything counts lines or columns: column 1
 	 * is the character after it. Anywhere else it stays an error. */

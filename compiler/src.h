@@ -21,6 +21,10 @@
 
 struct src_file;
 
+/* The base name of path as outputs show it (SRC_BASE_CHARS kept, any
+ * other byte '_'); xmalloc'd. */
+char *src_base_name(const char *path);
+
 /* A place in a source: 1-based lines and columns (bytes), first and last
  * character inclusive. file is NULL for places outside any file. */
 struct loc {
